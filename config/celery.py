@@ -1,0 +1,20 @@
+import os
+
+from celery import Celery
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+
+app = Celery("letterpress")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()
+
+
+@app.task(name="letterpress.ping")
+def ping(marker: str) -> str:
+    """Leave a mark that a worker ran: `manage.py ping_worker` waits for it."""
+    from django.conf import settings
+
+    folder = settings.VAR_DIR / "pings"
+    folder.mkdir(exist_ok=True)
+    (folder / marker).write_text("pong")
+    return marker

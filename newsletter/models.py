@@ -1,0 +1,200 @@
+import zoneinfo
+
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
+from django.db import models
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from newsletter.validators import validate_http_url
+
+hex_colour = RegexValidator(r"^#[0-9a-fA-F]{6}$", "Use a colour like #1a73e8.")
+
+
+def validate_timezone(value: str) -> None:
+    if value not in zoneinfo.available_timezones():
+        raise ValidationError(f"“{value}” is not a known time zone (try Europe/London).")
+
+
+class Newsletter(models.Model):
+    class Weekday(models.IntegerChoices):
+        MONDAY = 0
+        TUESDAY = 1
+        WEDNESDAY = 2
+        THURSDAY = 3
+        FRIDAY = 4
+        SATURDAY = 5
+        SUNDAY = 6
+
+    class WeekOfMonth(models.IntegerChoices):
+        FIRST = 1
+        SECOND = 2
+        THIRD = 3
+        FOURTH = 4
+        LAST = -1
+
+    name = models.CharField(max_length=100)
+    slug = models.SlugField(max_length=60, unique=True)
+    description = models.TextField(blank=True, max_length=1000, help_text="Markdown.")
+    is_public = models.BooleanField(default=True, help_text="Listed on the signup index.")
+    sender_name = models.CharField(max_length=100)
+    sender_email = models.EmailField()
+    reply_to = models.EmailField(blank=True)
+    postal_address = models.TextField(max_length=500, help_text="Legal footer of every email.")
+    accent_colour = models.CharField(max_length=7, default="#1a73e8", validators=[hex_colour])
+    feedback_ask = models.CharField(
+        max_length=200, blank=True, default="How did you like this issue?"
+    )
+
+    # Cadence: e.g. the first Tuesday of the month at 09:00 Europe/London.
+    cadence_week = models.SmallIntegerField(choices=WeekOfMonth, default=WeekOfMonth.FIRST)
+    cadence_weekday = models.SmallIntegerField(choices=Weekday, default=Weekday.TUESDAY)
+    cadence_time = models.TimeField(default="09:00")
+    time_zone = models.CharField(max_length=64, default="UTC", validators=[validate_timezone])
+    reminder_days = models.PositiveSmallIntegerField(
+        default=3, help_text="Remind editors this many days before a send whose draft is empty."
+    )
+
+    batch_size = models.PositiveIntegerField(
+        default=1000, validators=[MinValueValidator(1), MaxValueValidator(10000)]
+    )
+    send_rate = models.PositiveIntegerField(
+        default=500,
+        help_text="Messages per second across all workers.",
+        validators=[MinValueValidator(1)],
+    )
+    welcome_enabled = models.BooleanField(default=True, help_text="Email a welcome on confirming.")
+    click_tracking = models.BooleanField(default=True)
+    per_subscriber_tracking = models.BooleanField(
+        default=True, help_text="Record which reader clicked, not only how many clicks."
+    )
+    siblings = models.ManyToManyField(
+        "self", blank=True, symmetrical=False, help_text="Named in every email's footer."
+    )
+    created = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def get_absolute_url(self) -> str:
+        return reverse("archive_newsletter", args=[self.slug])
+
+    @property
+    def from_email(self) -> str:
+        return f"{self.sender_name} <{self.sender_email}>"
+
+
+class Issue(models.Model):
+    class Status(models.TextChoices):
+        DRAFT = "draft"
+        SCHEDULED = "scheduled"
+        SENDING = "sending"
+        PAUSED = "paused"
+        SENT = "sent"
+        CANCELLED = "cancelled"
+
+    newsletter = models.ForeignKey(Newsletter, on_delete=models.PROTECT, related_name="issues")
+    number = models.PositiveIntegerField()
+    subject = models.CharField(max_length=200)
+    preheader = models.CharField(
+        max_length=150, blank=True, help_text="The preview line inboxes show after the subject."
+    )
+    slug = models.SlugField(max_length=80)
+    intro = models.TextField(blank=True, max_length=20000, help_text="Markdown.")
+    sign_off = models.TextField(blank=True, max_length=5000, help_text="Markdown.")
+    status = models.CharField(max_length=10, choices=Status, default=Status.DRAFT)
+    send_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    created = models.DateTimeField(default=timezone.now)
+    updated = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-number"]
+        constraints = [
+            models.UniqueConstraint(fields=["newsletter", "number"], name="issue_number_unique"),
+            models.UniqueConstraint(fields=["newsletter", "slug"], name="issue_slug_unique"),
+        ]
+        indexes = [models.Index(fields=["status", "send_at"])]
+        permissions = [("send_issue", "Can schedule, send, pause and cancel issues")]
+
+    def __str__(self) -> str:
+        return f"{self.newsletter.name} #{self.number}: {self.subject}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("issue_web", args=[self.newsletter.slug, self.slug])
+
+
+class Section(models.Model):
+    issue = models.ForeignKey(Issue, on_delete=models.CASCADE, related_name="sections")
+    position = models.PositiveIntegerField(default=0)
+    title = models.CharField(max_length=200)
+    intro = models.TextField(blank=True, max_length=10000, help_text="Markdown.")
+
+    class Meta:
+        ordering = ["position", "id"]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class Link(models.Model):
+    section = models.ForeignKey(Section, on_delete=models.CASCADE, related_name="links")
+    position = models.PositiveIntegerField(default=0)
+    title = models.CharField(max_length=300)
+    url = models.URLField("URL", max_length=2000, validators=[validate_http_url])
+    commentary = models.TextField(blank=True, max_length=10000, help_text="Markdown.")
+    source = models.CharField(max_length=100, blank=True, help_text="e.g. “Google AI blog”.")
+
+    class Meta:
+        ordering = ["position", "id"]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class Delivery(models.Model):
+    """One issue to one subscriber: the outbox row of the send pipeline."""
+
+    class State(models.TextChoices):
+        PLANNED = "planned"
+        SENDING = "sending"
+        SENT = "sent"
+        FAILED = "failed"
+        AMBIGUOUS = "ambiguous"
+        SKIPPED = "skipped", _("skipped (no longer subscribed)")
+
+    issue = models.ForeignKey(Issue, on_delete=models.CASCADE, related_name="deliveries")
+    subscriber = models.ForeignKey(
+        "subscribers.Subscriber", on_delete=models.CASCADE, related_name="deliveries"
+    )
+    state = models.CharField(max_length=10, choices=State, default=State.PLANNED)
+    batch = models.PositiveIntegerField(db_index=True)
+    message_id = models.CharField(max_length=255, blank=True)
+    error = models.TextField(blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    created = models.DateTimeField(default=timezone.now)
+    updated = models.DateTimeField(default=timezone.now)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    opened_at = models.DateTimeField(null=True, blank=True)
+    clicked_at = models.DateTimeField(null=True, blank=True)
+    bounced_at = models.DateTimeField(null=True, blank=True)
+    complained_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name_plural = "deliveries"
+        constraints = [
+            models.UniqueConstraint(fields=["issue", "subscriber"], name="delivery_once"),
+        ]
+        indexes = [
+            models.Index(fields=["issue", "state"]),
+            models.Index(fields=["issue", "batch"]),
+            models.Index(fields=["message_id"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.issue} → {self.subscriber_id} ({self.state})"

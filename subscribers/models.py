@@ -1,0 +1,65 @@
+from django.db import models
+from django.db.models.functions import Lower
+from django.utils import timezone
+
+
+class Subscriber(models.Model):
+    """A reader. Email is stored normalised (see subscribers.addresses)."""
+
+    email = models.EmailField(max_length=254)
+    name = models.CharField(max_length=100, blank=True)
+    consent_at = models.DateTimeField(null=True, blank=True)
+    consent_ip = models.GenericIPAddressField(null=True, blank=True)
+    consent_user_agent = models.CharField(max_length=300, blank=True)
+    consent_source = models.CharField(max_length=40, blank=True)
+    created = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(Lower("email"), name="subscriber_email_unique_ci"),
+        ]
+
+    def __str__(self) -> str:
+        return self.email
+
+
+class Subscription(models.Model):
+    class Status(models.TextChoices):
+        PENDING = "pending"
+        CONFIRMED = "confirmed"
+        UNSUBSCRIBED = "unsubscribed"
+        BOUNCED = "bounced"
+        COMPLAINED = "complained"
+
+    subscriber = models.ForeignKey(
+        Subscriber, on_delete=models.CASCADE, related_name="subscriptions"
+    )
+    newsletter = models.ForeignKey(
+        "newsletter.Newsletter", on_delete=models.CASCADE, related_name="subscriptions"
+    )
+    status = models.CharField(max_length=12, choices=Status, default=Status.PENDING)
+    created = models.DateTimeField(default=timezone.now)
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+    unsubscribed_at = models.DateTimeField(null=True, blank=True)
+    reason = models.CharField(max_length=500, blank=True)
+    soft_bounces = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["subscriber", "newsletter"], name="subscription_once"),
+        ]
+        indexes = [models.Index(fields=["newsletter", "status", "subscriber"])]
+
+    def __str__(self) -> str:
+        return f"{self.subscriber} → {self.newsletter} ({self.status})"
+
+
+class Suppression(models.Model):
+    """An erased or suppressed address, kept only as a keyed hash."""
+
+    email_hash = models.CharField(max_length=64, unique=True)
+    reason = models.CharField(max_length=40)
+    created = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"{self.email_hash[:12]}… ({self.reason})"

@@ -1,0 +1,16 @@
+from django.urls import path
+
+from subscribers import views
+
+urlpatterns = [
+    path("subscribe/", views.signup_index, name="signup_index"),
+    path("subscribe/<slug:newsletter_slug>/", views.signup, name="signup"),
+    path("confirm/<str:token>/", views.confirm, name="confirm"),
+    path("unsubscribe/<str:token>/", views.unsubscribe, name="unsubscribe"),
+    path(
+        "unsubscribe/<str:token>/one-click/",
+        views.unsubscribe_one_click,
+        name="unsubscribe_one_click",
+    ),
+    path("preferences/<str:token>/", views.preferences, name="preferences"),
+]

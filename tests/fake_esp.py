@@ -1,0 +1,282 @@
+"""A loopback stand-in for an ESP, speaking the Mailgun and Postmark HTTP APIs.
+
+anymail's real backends talk to it over real HTTP (point MAILGUN_API_URL or
+POSTMARK_API_URL at `fake.url`). It records every recipient it accepted, with
+the per-recipient substitutions an ESP would make, and can inject 5xx, 429
+(with Retry-After), latency and timeouts. Used by the tests and by bench/.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import random
+import re
+import threading
+import time
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+from email import policy
+from email.parser import BytesParser
+from email.utils import getaddresses
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+MAILGUN_KEY = "key-fake"
+POSTMARK_TOKEN = "fake-server-token"
+RECIPIENT_VAR = re.compile(r"%recipient\.([^%]+)%")
+
+
+@dataclass
+class Message:
+    to: str
+    subject: str
+    html: str
+    text: str
+    headers: dict[str, str]
+    message_id: str
+
+
+@dataclass
+class Faults:
+    """Probabilities per request; a timeout accepts the message, then stalls."""
+
+    error_5xx: float = 0.0
+    error_429: float = 0.0
+    timeout: float = 0.0
+    retry_after: int = 1
+    stall_seconds: float = 5.0
+    latency: float = 0.0
+    seed: int = 1234
+
+
+@dataclass
+class FakeESP:
+    keep_bodies: bool = True
+    faults: Faults = field(default_factory=Faults)
+    counts: Counter = field(default_factory=Counter)
+    messages: list[Message] = field(default_factory=list)
+    calls: int = 0
+    first_call_at: float | None = None
+    last_accept_at: float | None = None
+    responses: Counter = field(default_factory=Counter)
+
+    def __post_init__(self):
+        self._lock = threading.Lock()
+        self._random = random.Random(self.faults.seed)
+        self._server: ThreadingHTTPServer | None = None
+
+    # -- lifecycle ---------------------------------------------------------
+    def start(self, port: int = 0) -> FakeESP:
+        handler = type("Handler", (_Handler,), {"esp": self})
+        self._server = ThreadingHTTPServer(("127.0.0.1", port), handler)
+        self._server.daemon_threads = True
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        if self._server:
+            self._server.shutdown()
+            self._server.server_close()
+
+    @property
+    def url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    @property
+    def mailgun_url(self) -> str:
+        return f"{self.url}/v3"
+
+    @property
+    def postmark_url(self) -> str:
+        return f"{self.url}/postmark/"
+
+    def reset(self) -> None:
+        with self._lock:
+            self.counts.clear()
+            self.messages.clear()
+            self.responses.clear()
+            self.calls = 0
+            self.first_call_at = self.last_accept_at = None
+
+    # -- queries used by tests ---------------------------------------------
+    def recipients(self) -> set[str]:
+        return set(self.counts)
+
+    def duplicates(self) -> dict[str, int]:
+        return {addr: n for addr, n in self.counts.items() if n > 1}
+
+    def messages_to(self, address: str) -> list[Message]:
+        return [m for m in self.messages if m.to == address.lower()]
+
+    # -- recording -----------------------------------------------------------
+    def _decide_fault(self) -> str | None:
+        f = self.faults
+        with self._lock:
+            roll = self._random.random()
+        if roll < f.error_5xx:
+            return "5xx"
+        if roll < f.error_5xx + f.error_429:
+            return "429"
+        if roll < f.error_5xx + f.error_429 + f.timeout:
+            return "timeout"
+        return None
+
+    def _accept(self, messages: list[Message]) -> None:
+        with self._lock:
+            for message in messages:
+                self.counts[message.to] += 1
+                if self.keep_bodies:
+                    self.messages.append(message)
+            self.last_accept_at = time.monotonic()
+
+    def _note_call(self) -> None:
+        with self._lock:
+            self.calls += 1
+            if self.first_call_at is None:
+                self.first_call_at = time.monotonic()
+
+
+class _Handler(BaseHTTPRequestHandler):
+    esp: FakeESP
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format, *args):  # noqa: A002 - quiet by default
+        pass
+
+    def _reply(self, status: int, body: object, headers: dict[str, str] | None = None) -> None:
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        for key, value in (headers or {}).items():
+            self.send_header(key, value)
+        self.end_headers()
+        self.wfile.write(data)
+        self.esp.responses[status] += 1
+
+    def do_GET(self):  # noqa: N802
+        if self.path == "/_stats":
+            esp = self.esp
+            self._reply(
+                200,
+                {
+                    "calls": esp.calls,
+                    "recipients": len(esp.counts),
+                    "messages": sum(esp.counts.values()),
+                    "duplicates": len(esp.duplicates()),
+                },
+            )
+        else:
+            self._reply(404, {"message": "not found"})
+
+    def do_POST(self):  # noqa: N802
+        esp = self.esp
+        body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        esp._note_call()
+        if esp.faults.latency:
+            time.sleep(esp.faults.latency)
+        if self.path.startswith("/v3/") and self.path.endswith("/messages"):
+            if self.headers.get("Authorization") != _basic("api", MAILGUN_KEY):
+                return self._reply(401, {"message": "Invalid private key"})
+            parse, make_reply = _parse_mailgun, _mailgun_reply
+        elif self.path in ("/postmark/email", "/postmark/email/batch"):
+            if self.headers.get("X-Postmark-Server-Token") != POSTMARK_TOKEN:
+                return self._reply(401, {"ErrorCode": 10, "Message": "Bad or missing token"})
+            parse, make_reply = _parse_postmark, _postmark_reply
+        else:
+            return self._reply(404, {"message": f"no such endpoint {self.path}"})
+
+        fault = esp._decide_fault()
+        if fault == "5xx":
+            return self._reply(503, {"message": "Service temporarily unavailable"})
+        if fault == "429":
+            return self._reply(
+                429,
+                {"message": "Too many requests"},
+                {"Retry-After": str(esp.faults.retry_after)},
+            )
+        try:
+            messages = parse(self.headers.get("Content-Type", ""), body)
+        except (ValueError, KeyError) as exc:
+            return self._reply(400, {"message": f"bad request: {exc}"})
+        esp._accept(messages)
+        if fault == "timeout":
+            # Accepted, but the answer comes too late: the sender cannot know.
+            time.sleep(esp.faults.stall_seconds)
+        status, reply = make_reply(self.path, messages)
+        self._reply(status, reply)
+
+
+def _basic(user: str, password: str) -> str:
+    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+
+
+def _parse_mailgun(content_type: str, body: bytes) -> list[Message]:
+    form = BytesParser(policy=policy.HTTP).parsebytes(
+        f"Content-Type: {content_type}\r\n\r\n".encode() + body
+    )
+    fields: dict[str, list[str]] = {}
+    for part in form.iter_parts():
+        name = part.get_param("name", header="content-disposition")
+        payload = part.get_payload(decode=True) or b""
+        fields.setdefault(name, []).append(payload.decode("utf-8"))
+    variables = json.loads(fields.get("recipient-variables", ["{}"])[0])
+    message_id = f"<{uuid.uuid4().hex}@fake.mailgun>"
+    messages = []
+    for _name, address in getaddresses(fields["to"]):
+        own = variables.get(address, {})
+
+        def sub(text: str, own=own) -> str:
+            return RECIPIENT_VAR.sub(lambda m: str(own.get(m.group(1), "")), text)
+
+        headers = {k[2:]: sub(v[0]) for k, v in fields.items() if k.startswith("h:")}
+        messages.append(
+            Message(
+                to=address.lower(),
+                subject=sub(fields["subject"][0]),
+                html=sub(fields.get("html", [""])[0]),
+                text=sub(fields.get("text", [""])[0]),
+                headers=headers,
+                message_id=message_id,
+            )
+        )
+    return messages
+
+
+def _mailgun_reply(path: str, messages: list[Message]) -> tuple[int, dict]:
+    return 200, {"id": messages[0].message_id if messages else "", "message": "Queued. Thank you."}
+
+
+def _parse_postmark(content_type: str, body: bytes) -> list[Message]:
+    data = json.loads(body)
+    items = data if isinstance(data, list) else [data]
+    messages = []
+    for item in items:
+        for _name, address in getaddresses([item["To"]]):
+            messages.append(
+                Message(
+                    to=address.lower(),
+                    subject=item.get("Subject", ""),
+                    html=item.get("HtmlBody", ""),
+                    text=item.get("TextBody", ""),
+                    headers={h["Name"]: h["Value"] for h in item.get("Headers", [])},
+                    message_id=str(uuid.uuid4()),
+                )
+            )
+    return messages
+
+
+def _postmark_reply(path: str, messages: list[Message]) -> tuple[int, object]:
+    replies = [
+        {
+            "To": m.to,
+            "SubmittedAt": "2026-01-01T00:00:00Z",
+            "MessageID": m.message_id,
+            "ErrorCode": 0,
+            "Message": "OK",
+        }
+        for m in messages
+    ]
+    return 200, (replies if path.endswith("/batch") else replies[0])
