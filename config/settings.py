@@ -141,6 +141,9 @@ else:
 CELERY_TASK_DEFAULT_QUEUE = os.getenv(
     "CELERY_QUEUE", f"letterpress-test-{os.getpid()}" if TESTING else "letterpress"
 )
+# Tests run tasks inline unless they start a real worker (tests/conftest.py).
+CELERY_TASK_ALWAYS_EAGER = envbool("CELERY_TASK_ALWAYS_EAGER", "True" if TESTING else "False")
+CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = False
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1

@@ -87,6 +87,7 @@ class Worker:
             "ESP_API_URL": esp.mailgun_url if esp_name == "mailgun" else esp.postmark_url,
             "ESP_TIMEOUT": os.getenv("TEST_ESP_TIMEOUT", "3"),
             "LOG_LEVEL": "WARNING",
+            "CELERY_TASK_ALWAYS_EAGER": "False",
         }
         self.concurrency = concurrency
         self.process: subprocess.Popen | None = None
@@ -134,7 +135,13 @@ class Worker:
 
 @pytest.fixture
 def celery_worker(transactional_db, fake_esp):
-    """Start a real worker; tests using it see committed data only (transactional_db)."""
+    """Start a real worker; tests using it see committed data only (transactional_db).
+
+    While it runs, tasks are published to the broker instead of running inline.
+    """
+    from config.celery import app
+
+    app.conf.task_always_eager = False
     workers: list[Worker] = []
 
     def start(**kwargs) -> Worker:
@@ -145,6 +152,7 @@ def celery_worker(transactional_db, fake_esp):
     yield start
     for worker in workers:
         worker.stop()
+    app.conf.task_always_eager = True
 
 
 def wait_for(predicate, timeout: float = 60, interval: float = 0.1):
