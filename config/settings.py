@@ -167,7 +167,12 @@ ANYMAIL = {
 ANYMAIL["REQUESTS_TIMEOUT"] = float(os.getenv("ESP_TIMEOUT", "30"))
 if os.getenv("WEBHOOK_SECRET"):
     ANYMAIL["WEBHOOK_SECRET"] = os.environ["WEBHOOK_SECRET"]
-if ESP:
+if ESP == "smtp":
+    # Plain SMTP, e.g. a local mail catcher such as mailpit.
+    EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    EMAIL_HOST = os.getenv("EMAIL_HOST", "localhost")
+    EMAIL_PORT = envint("EMAIL_PORT", 1025)
+elif ESP:
     EMAIL_BACKEND = f"anymail.backends.{ESP}.EmailBackend"
     if os.getenv("ESP_API_URL"):
         ANYMAIL[f"{ESP.upper()}_API_URL"] = os.environ["ESP_API_URL"]
@@ -188,7 +193,7 @@ SECURE_HSTS_INCLUDE_SUBDOMAINS = HTTPS
 SECURE_HSTS_PRELOAD = HTTPS
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
-X_FRAME_OPTIONS = "SAMEORIGIN"
+X_FRAME_OPTIONS = "DENY"
 if envbool("BEHIND_PROXY", "False"):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 DATA_UPLOAD_MAX_MEMORY_SIZE = envint("DATA_UPLOAD_MAX_MEMORY_SIZE", 10 * 1024 * 1024)
