@@ -4,8 +4,17 @@ Per-recipient parts are placeholders written `[[name]]` (see PLACEHOLDERS);
 the sending code substitutes them for each reader or hands them to the ESP.
 """
 
+import hashlib
+from dataclasses import asdict, dataclass
+
+from django.conf import settings
+from django.core.cache import cache
+from django.core.exceptions import ValidationError
 from django.template.loader import render_to_string
+from django.urls import reverse
 from mjml import mjml2html
+
+from newsletter import text
 
 # Filled per recipient at send time.
 PLACEHOLDERS = ("unsubscribe_url", "preferences_url", "recipient_key")
@@ -32,3 +41,134 @@ def render_email(name: str, context: dict) -> tuple[str, str]:
     html = mjml_to_html(render_to_string(f"emails/{name}.mjml", context), what=name)
     text = render_to_string(f"emails/{name}.txt", context)
     return html, text
+
+
+# -- Issues ------------------------------------------------------------------
+
+# Bump when the issue templates change shape, so cached renders are dropped.
+TEMPLATE_VERSION = 1
+CACHE_SECONDS = 7 * 24 * 3600
+
+
+@dataclass(frozen=True)
+class RenderedIssue:
+    """One issue, rendered once and shared by every reader (placeholders not filled)."""
+
+    subject: str
+    preheader: str
+    html: str
+    text: str
+
+
+def link_href(link) -> str:
+    """Where a link in the email points (the one place click tracking will hook in)."""
+    return link.url
+
+
+def absolute_url(path: str) -> str:
+    return settings.SITE_URL + path
+
+
+def _field_errors(obj, exclude: list[str]) -> list[str]:
+    try:
+        obj.clean_fields(exclude=exclude)
+    except ValidationError as exc:
+        return [f"{name}: {' '.join(messages)}" for name, messages in exc.message_dict.items()]
+    return []
+
+
+def _checked(where: str, obj, exclude: list[str]) -> None:
+    errors = _field_errors(obj, exclude)
+    if errors:
+        raise RenderError(f"{where}: {'; '.join(errors)}")
+
+
+def _link_context(link, where: str) -> dict:
+    _checked(where, link, exclude=["section", "position"])
+    return {
+        "title": text.plain(link.title),
+        "url": link.url,
+        "href": link_href(link),
+        "source": text.plain(link.source),
+        "commentary_html": text.markdown_html(link.commentary),
+        "commentary_text": text.markdown_text(link.commentary),
+    }
+
+
+def _section_context(section, number: int) -> dict:
+    where = f"Section {number} '{section.title}'" if section.title else f"Section {number}"
+    _checked(where, section, exclude=["issue", "position"])
+    return {
+        "title": text.plain(section.title),
+        "intro_html": text.markdown_html(section.intro),
+        "intro_text": text.markdown_text(section.intro),
+        "links": [
+            _link_context(link, f"{where} → link {n}")
+            for n, link in enumerate(section.links.all(), start=1)
+        ],
+    }
+
+
+def issue_context(issue) -> dict:
+    """Everything an issue's email, text and web page show, sanitised, from the same data.
+
+    RenderError names the field at fault ("Section 2 'Research' → link 3: url: ...").
+    """
+    newsletter = issue.newsletter
+    _checked(f"Issue #{issue.number}", issue, exclude=["newsletter", "slug", "status"])
+    if not newsletter.postal_address.strip():
+        raise RenderError(f"Newsletter '{newsletter.name}': postal address is empty")
+    sections = issue.sections.prefetch_related("links")
+    return {
+        "newsletter": newsletter,
+        "issue": issue,
+        "subject": text.plain(issue.subject),
+        "preheader": text.plain(issue.preheader),
+        "intro_html": text.markdown_html(issue.intro),
+        "intro_text": text.markdown_text(issue.intro),
+        "sign_off_html": text.markdown_html(issue.sign_off),
+        "sign_off_text": text.markdown_text(issue.sign_off),
+        "sections": [_section_context(s, n) for n, s in enumerate(sections, start=1)],
+        "web_url": absolute_url(issue.get_absolute_url()),
+        "siblings": [
+            {"name": text.plain(s.name), "url": absolute_url(reverse("signup", args=[s.slug]))}
+            for s in newsletter.siblings.all()
+        ],
+        "unsubscribe_url": placeholder("unsubscribe_url"),
+        "preferences_url": placeholder("preferences_url"),
+    }
+
+
+def _cache_key(issue) -> str:
+    """Changes whenever the issue, its sections or links, or its newsletter change."""
+    from newsletter.models import Issue, Newsletter
+
+    updated = Issue.objects.filter(pk=issue.pk).values_list("updated", flat=True).first()
+    newsletter = Newsletter.objects.filter(pk=issue.newsletter_id).values().first()
+    siblings = list(Newsletter(pk=issue.newsletter_id).siblings.values_list("slug", "name"))
+    fingerprint = repr((TEMPLATE_VERSION, updated, newsletter, siblings, settings.SITE_URL))
+    digest = hashlib.sha256(fingerprint.encode()).hexdigest()[:32]
+    return f"rendered-issue:{issue.pk}:{digest}"
+
+
+def _render_issue(issue) -> RenderedIssue:
+    context = issue_context(issue)
+    what = f"Issue #{issue.number}"
+    html = mjml_to_html(render_to_string("emails/issue.mjml", context), what=what)
+    return RenderedIssue(
+        subject=context["subject"],
+        preheader=context["preheader"],
+        html=html,
+        text=render_to_string("emails/issue.txt", context),
+    )
+
+
+def render_issue(issue) -> RenderedIssue:
+    """The issue's email with per-recipient placeholders, from cache when unchanged."""
+    key = _cache_key(issue)
+    cached = cache.get(key)
+    if cached is not None:
+        return RenderedIssue(**cached)
+    rendered = _render_issue(issue)
+    cache.set(key, asdict(rendered), CACHE_SECONDS)
+    return rendered

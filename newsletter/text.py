@@ -1,0 +1,155 @@
+"""Editor text: Markdown to safe HTML (nh3) and to plain text, from one source.
+
+Every Markdown field (issue intro and sign-off, section intro, link
+commentary, newsletter description) goes through markdown_html() for emails
+and pages and markdown_text() for the text/plain part. Plain fields (titles,
+source labels) go through plain(). Editor HTML, scripts, event handlers and
+non-http(s)/mailto links never get through.
+"""
+
+import html
+import re
+from html.parser import HTMLParser
+
+import markdown
+import nh3
+
+ALLOWED_TAGS = {
+    "a",
+    "abbr",
+    "b",
+    "blockquote",
+    "br",
+    "code",
+    "del",
+    "em",
+    "h3",
+    "h4",
+    "hr",
+    "i",
+    "li",
+    "ol",
+    "p",
+    "pre",
+    "strong",
+    "sub",
+    "sup",
+    "ul",
+}
+ALLOWED_ATTRIBUTES = {"a": {"href", "title"}, "abbr": {"title"}, "ol": {"start"}}
+URL_SCHEMES = {"http", "https", "mailto"}
+
+
+_cleaner = nh3.Cleaner(
+    tags=ALLOWED_TAGS,
+    attributes=ALLOWED_ATTRIBUTES,
+    url_schemes=URL_SCHEMES,
+    # A relative link means nothing in an email: keep absolute ones only.
+    url_relative="deny",
+    strip_comments=True,
+)
+_stripper = nh3.Cleaner(tags=set(), strip_comments=True)
+
+
+def sanitize(source: str) -> str:
+    """HTML with only harmless tags, attributes and absolute http(s)/mailto links."""
+    return _cleaner.clean(source)
+
+
+def markdown_html(source: str) -> str:
+    if not source.strip():
+        return ""
+    return sanitize(markdown.markdown(source, extensions=["sane_lists"], output_format="html"))
+
+
+def plain(value: str) -> str:
+    """A plain-text field (a title, a label) with any HTML tags taken out."""
+    if "<" not in value and "&" not in value:
+        return value
+    cleaned = html.unescape(_stripper.clean(value))
+    # Entity-encoded markup (&lt;script&gt;) must not come back to life.
+    return cleaned.replace("<", "‹").replace(">", "›")
+
+
+def _collapse(data: str) -> str:
+    """Whitespace as a browser shows it: any run of it is one space."""
+    return re.sub(r"\s+", " ", data)
+
+
+class _TextWriter(HTMLParser):
+    """Sanitised HTML to readable plain text: paragraphs, list items, links as 'text (url)'."""
+
+    BLOCKS = {"p", "blockquote", "pre", "h3", "h4", "ul", "ol", "hr"}
+
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.out: list[str] = []
+        self.links: list[tuple[str, int]] = []
+        self.lists: list[list] = []
+        self.in_pre = False
+
+    def _is_block(self, tag: str) -> bool:
+        # A nested list continues its parent item rather than starting a paragraph.
+        return tag in self.BLOCKS and not (tag in ("ul", "ol") and self.lists)
+
+    def handle_starttag(self, tag, attrs):
+        if self._is_block(tag):
+            self.out.append("\n\n")
+        if tag == "pre":
+            self.in_pre = True
+        elif tag == "hr":
+            self.out.append("* * *\n\n")
+        elif tag == "br":
+            self.out.append("\n")
+        elif tag in ("ul", "ol"):
+            start = dict(attrs).get("start") or "1"
+            self.lists.append([tag, int(start) if start.isdigit() else 1])
+        elif tag == "li":
+            bullet = "- "
+            if self.lists and self.lists[-1][0] == "ol":
+                bullet = f"{self.lists[-1][1]}. "
+                self.lists[-1][1] += 1
+            self.out.append("\n" + "  " * max(len(self.lists) - 1, 0) + bullet)
+        elif tag == "a":
+            self.links.append((dict(attrs).get("href") or "", len(self.out)))
+
+    def handle_endtag(self, tag):
+        if tag in ("ul", "ol") and self.lists:
+            self.lists.pop()
+        if tag == "pre":
+            self.in_pre = False
+        if self._is_block(tag):
+            self.out.append("\n\n")
+        elif tag == "a" and self.links:
+            href, start = self.links.pop()
+            label = "".join(self.out[start:]).strip()
+            if href and href not in (label, f"mailto:{label}"):
+                self.out.append(f" ({href})")
+
+    def handle_data(self, data):
+        if not self.in_pre:
+            data = _collapse(data)
+            if not self.out or self.out[-1].endswith("\n"):
+                data = data.lstrip()
+        self.out.append(data)
+
+    def text(self) -> str:
+        lines = "".join(self.out).split("\n")
+        result, blank = [], True
+        for line in (line.rstrip() for line in lines):
+            if line or not blank:
+                result.append(line)
+            blank = not line
+        return "\n".join(result).strip()
+
+
+def html_to_text(safe_html: str) -> str:
+    writer = _TextWriter()
+    writer.feed(safe_html)
+    writer.close()
+    return writer.text()
+
+
+def markdown_text(source: str) -> str:
+    """The plain-text reading of a Markdown field, links spelled out."""
+    return html_to_text(markdown_html(source))
