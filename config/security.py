@@ -5,8 +5,6 @@ strict. The admin (Django's own scripts, email previews in srcdoc iframes) gets
 the looser policy it needs.
 """
 
-from django.conf import settings
-
 PUBLIC = (
     "default-src 'self'; script-src 'none'; style-src 'self' 'unsafe-inline'; "
     "img-src 'self' data: https:; form-action 'self'; base-uri 'none'; "
