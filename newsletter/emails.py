@@ -6,8 +6,9 @@ from urllib.parse import urlsplit
 from anymail.message import AnymailMessage
 from django.conf import settings
 
-from newsletter.rendering import PLACEHOLDERS, placeholder
+from newsletter.rendering import PLACEHOLDERS, placeholder, render_issue
 from subscribers import tokens
+from subscribers.models import Subscriber, Subscription
 
 ONE_CLICK = "List-Unsubscribe=One-Click"
 
@@ -54,3 +55,25 @@ def issue_message(issue, rendered, *, to: str, values: dict[str, str]) -> Anymai
     )
     message.attach_alternative(personalize(rendered.html, values), "text/html")
     return message
+
+
+def test_values(newsletter, *, to: str) -> dict[str, str]:
+    """Per-recipient values for a test or preview sent to `to`.
+
+    A reader of this newsletter gets their own links; anyone else gets links
+    signed for no subscription (pk 0), which lead to a friendly "not valid" page.
+    """
+    subscription = (
+        Subscription.objects.filter(newsletter=newsletter, subscriber__email__iexact=to.strip())
+        .select_related("subscriber")
+        .first()
+    )
+    if subscription is None:
+        subscription = Subscription(pk=0, newsletter=newsletter, subscriber=Subscriber(pk=0))
+    return recipient_values(subscription)
+
+
+def send_test_issue(issue, *, to: str) -> None:
+    """Exactly the email a reader gets, headers included, through the configured ESP."""
+    values = test_values(issue.newsletter, to=to)
+    issue_message(issue, render_issue(issue), to=to, values=values).send()
