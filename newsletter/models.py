@@ -5,6 +5,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator, RegexVa
 from django.db import models
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.text import slugify
 from django.utils.translation import gettext_lazy as _
 
 from newsletter.validators import validate_http_url
@@ -87,6 +88,25 @@ class Newsletter(models.Model):
     def from_email(self) -> str:
         return f"{self.sender_name} <{self.sender_email}>"
 
+    def next_issue_number(self) -> int:
+        last = self.issues.aggregate(models.Max("number"))["number__max"]
+        return (last or 0) + 1
+
+    def description_html(self) -> str:
+        from newsletter.text import markdown_html
+
+        return markdown_html(self.description)
+
+
+class IssueQuerySet(models.QuerySet):
+    def archived(self) -> "IssueQuerySet":
+        """Sent issues of public newsletters: what the archive and feeds list."""
+        return self.filter(status=Issue.Status.SENT, newsletter__is_public=True)
+
+    def readable(self) -> "IssueQuerySet":
+        """Issues whose web page may be opened: subscribers get its link during the send."""
+        return self.filter(status__in=Issue.PUBLIC_STATUSES)
+
 
 class Issue(models.Model):
     class Status(models.TextChoices):
@@ -112,6 +132,10 @@ class Issue(models.Model):
     created = models.DateTimeField(default=timezone.now)
     updated = models.DateTimeField(auto_now=True)
 
+    objects = IssueQuerySet.as_manager()
+
+    PUBLIC_STATUSES = (Status.SENDING, Status.PAUSED, Status.SENT)
+
     class Meta:
         ordering = ["-number"]
         constraints = [
@@ -124,8 +148,28 @@ class Issue(models.Model):
     def __str__(self) -> str:
         return f"{self.newsletter.name} #{self.number}: {self.subject}"
 
+    def save(self, *args, **kwargs) -> None:
+        if not self.slug:
+            self.slug = issue_slug(self.number, self.subject)
+        super().save(*args, **kwargs)
+
     def get_absolute_url(self) -> str:
         return reverse("issue_web", args=[self.newsletter.slug, self.slug])
+
+    @property
+    def is_public(self) -> bool:
+        return self.status in self.PUBLIC_STATUSES
+
+    @property
+    def date(self):
+        """The date readers associate with the issue: when it went out, or is planned to."""
+        return self.sent_at or self.send_at
+
+
+def issue_slug(number, subject: str) -> str:
+    """'7-the-gpt3-issue': the number keeps it unique, the words make it readable."""
+    words = slugify(subject)[:60].rstrip("-")
+    return f"{number}-{words}" if words else str(number)
 
 
 class Section(models.Model):
@@ -198,3 +242,60 @@ class Delivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.issue} → {self.subscriber_id} ({self.state})"
+
+
+# -- Engagement: ESP webhooks, clicks, reader feedback -------------------------
+
+
+class WebhookEvent(models.Model):
+    """An ESP event already applied: a replayed webhook finds it here and changes nothing."""
+
+    esp = models.CharField(max_length=40)
+    event_id = models.CharField(max_length=255)
+    event_type = models.CharField(max_length=20)
+    delivery = models.ForeignKey(
+        Delivery, on_delete=models.CASCADE, related_name="webhook_events", null=True
+    )
+    created = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["esp", "event_id"], name="webhook_event_once"),
+        ]
+        indexes = [models.Index(fields=["delivery", "event_type"])]
+
+    def __str__(self) -> str:
+        return f"{self.esp} {self.event_type} {self.event_id}"
+
+
+class Click(models.Model):
+    """One follow of a tracked link; delivery is empty when readers are not tracked."""
+
+    link = models.ForeignKey(Link, on_delete=models.CASCADE, related_name="clicks")
+    delivery = models.ForeignKey(
+        Delivery, on_delete=models.SET_NULL, related_name="clicks", null=True, blank=True
+    )
+    created = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"click on {self.link_id}"
+
+
+class Feedback(models.Model):
+    """A reader's answer to the newsletter's feedback ask: one per delivery, the latest wins."""
+
+    class Answer(models.TextChoices):
+        LOVED = "loved", "👍 Loved it"
+        OK = "ok", "😐 It was OK"
+        NOT_FOR_ME = "no", "👎 Not for me"
+
+    delivery = models.OneToOneField(Delivery, on_delete=models.CASCADE, related_name="feedback")
+    answer = models.CharField(max_length=10, choices=Answer)
+    created = models.DateTimeField(default=timezone.now)
+    updated = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name_plural = "feedback"
+
+    def __str__(self) -> str:
+        return f"{self.delivery_id}: {self.answer}"
