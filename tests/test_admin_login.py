@@ -2,6 +2,11 @@ import pytest
 from django.contrib.auth.models import User
 
 
+@pytest.fixture(autouse=True)
+def throttling(settings):
+    settings.AXES_ENABLED = True
+
+
 @pytest.fixture
 def editor(db):
     return User.objects.create_user("editor", password="right-horse-battery", is_staff=True)
