@@ -131,6 +131,11 @@ class Issue(models.Model):
     sent_at = models.DateTimeField(null=True, blank=True)
     created = models.DateTimeField(default=timezone.now)
     updated = models.DateTimeField(auto_now=True)
+    # Sending bookkeeping (newsletter.sending): when the send started, when every
+    # reader had a Delivery row, and when editors were reminded of an empty draft.
+    started_at = models.DateTimeField(null=True, blank=True, editable=False)
+    planned_at = models.DateTimeField(null=True, blank=True, editable=False)
+    reminder_sent_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     objects = IssueQuerySet.as_manager()
 
@@ -217,10 +222,15 @@ class Delivery(models.Model):
     )
     state = models.CharField(max_length=10, choices=State, default=State.PLANNED)
     batch = models.PositiveIntegerField(db_index=True)
+    # Which batch task run holds the row while it is `sending`: only that run records it.
+    claim = models.CharField(max_length=32, blank=True)
+    # A planned row waits for its batch task until then (later after a retryable error).
+    next_attempt_at = models.DateTimeField(default=timezone.now)
     message_id = models.CharField(max_length=255, blank=True)
     error = models.TextField(blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
     created = models.DateTimeField(default=timezone.now)
+    # When the state last changed: the sweeper finds rows stuck in `sending` by it.
     updated = models.DateTimeField(default=timezone.now)
     sent_at = models.DateTimeField(null=True, blank=True)
     delivered_at = models.DateTimeField(null=True, blank=True)
@@ -238,6 +248,7 @@ class Delivery(models.Model):
             models.Index(fields=["issue", "state"]),
             models.Index(fields=["issue", "batch"]),
             models.Index(fields=["message_id"]),
+            models.Index(fields=["state", "updated"]),
         ]
 
     def __str__(self) -> str:
