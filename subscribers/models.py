@@ -22,6 +22,12 @@ class Subscriber(models.Model):
     def __str__(self) -> str:
         return self.email
 
+    @property
+    def masked_email(self) -> str:
+        from subscribers.addresses import mask
+
+        return mask(self.email)
+
 
 class Subscription(models.Model):
     class Status(models.TextChoices):
@@ -56,6 +62,11 @@ class Subscription(models.Model):
 
 class Suppression(models.Model):
     """An erased or suppressed address, kept only as a keyed hash."""
+
+    # Reasons (free text in the column, so other parts may add their own).
+    ERASED = "erased"
+    BOUNCED = "bounced"
+    COMPLAINED = "complained"
 
     email_hash = models.CharField(max_length=64, unique=True)
     reason = models.CharField(max_length=40)

@@ -6,6 +6,7 @@ urlpatterns = [
     path("subscribe/", views.signup_index, name="signup_index"),
     path("subscribe/<slug:newsletter_slug>/", views.signup, name="signup"),
     path("confirm/<str:token>/", views.confirm, name="confirm"),
+    path("confirm/<str:token>/resend/", views.confirm_resend, name="confirm_resend"),
     path("unsubscribe/<str:token>/", views.unsubscribe, name="unsubscribe"),
     path(
         "unsubscribe/<str:token>/one-click/",
@@ -13,4 +14,6 @@ urlpatterns = [
         name="unsubscribe_one_click",
     ),
     path("preferences/<str:token>/", views.preferences, name="preferences"),
+    path("preferences/<str:token>/data.json", views.preferences_data, name="preferences_data"),
+    path("preferences/<str:token>/delete/", views.preferences_delete, name="preferences_delete"),
 ]

@@ -1,25 +1,296 @@
-from django.http import Http404
+"""Public pages for readers: signup, confirm, unsubscribe (page and RFC 8058
+one-click) and preferences. A GET never changes anything (mail scanners follow
+links); a POST acts. Thin: the work is in subscribers.subscriptions."""
+
+import ipaddress
+
+from django.conf import settings
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse, JsonResponse, QueryDict
+from django.http.multipartparser import MultiPartParserError
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_http_methods, require_POST
+
+from newsletter.models import Newsletter
+from newsletter.text import markdown_html
+from subscribers import ratelimits, subscriptions, tokens
+from subscribers.forms import PreferencesForm, SignupForm, UnsubscribeForm
+from subscribers.models import Subscriber, Subscription
+from subscribers.subscriptions import Consent
+
+GET_POST = require_http_methods(["GET", "HEAD", "POST"])
 
 
-def signup_index(request):
-    raise Http404
+class BadLink(Exception):
+    def __init__(self, status: int):
+        super().__init__(status)
+        self.status = status
 
 
-def signup(request, newsletter_slug):
-    raise Http404
+def _subscription_for(purpose: str, token: str, **kwargs) -> Subscription:
+    """The subscription a signed link names; both its id and its newsletter must match."""
+    payload = tokens.read_token(purpose, token, **kwargs)
+    return _subscription_in(payload)
 
 
-def confirm(request, token):
-    raise Http404
+def _subscription_in(payload: dict) -> Subscription:
+    s, n = payload.get("s"), payload.get("n")
+    if not isinstance(s, int) or not isinstance(n, int):
+        raise BadLink(400)
+    subscription = (
+        Subscription.objects.select_related("subscriber", "newsletter")
+        .filter(pk=s, newsletter_id=n)
+        .first()
+    )
+    if subscription is None:
+        raise BadLink(404)
+    return subscription
 
 
-def unsubscribe(request, token):
-    raise Http404
+def _subscriber_for(token: str) -> Subscriber:
+    try:
+        payload = tokens.read_token("preferences", token)
+    except tokens.BadToken as exc:
+        raise BadLink(400) from exc
+    p = payload.get("p")
+    subscriber = Subscriber.objects.filter(pk=p).first() if isinstance(p, int) else None
+    if subscriber is None:
+        raise BadLink(404)
+    return subscriber
 
 
-def unsubscribe_one_click(request, token):
-    raise Http404
+def _page(request, template: str, newsletter=None, status: int = 200, **context) -> HttpResponse:
+    if newsletter is not None:
+        context |= {
+            "newsletter": newsletter,
+            "accent": newsletter.accent_colour,
+            "description": markdown_html(newsletter.description),
+        }
+    return render(request, f"subscribers/{template}", context, status=status)
 
 
-def preferences(request, token):
-    raise Http404
+def _bad_link(request, status: int) -> HttpResponse:
+    return _page(request, "bad_link.html", status=status)
+
+
+def _consent(request: HttpRequest, source: str) -> Consent:
+    try:
+        ip = str(ipaddress.ip_address(ratelimits.client_ip(request)))
+    except ValueError:
+        ip = None
+    return Consent(source=source, ip=ip, user_agent=request.META.get("HTTP_USER_AGENT", ""))
+
+
+# -- signup ------------------------------------------------------------------
+
+
+def signup_index(request: HttpRequest) -> HttpResponse:
+    newsletters = Newsletter.objects.filter(is_public=True).order_by("name")
+    listed = [(newsletter, markdown_html(newsletter.description)) for newsletter in newsletters]
+    return _page(request, "signup_index.html", newsletters=listed)
+
+
+@GET_POST
+def signup(request: HttpRequest, newsletter_slug: str) -> HttpResponse:
+    newsletter = get_object_or_404(Newsletter, slug=newsletter_slug)
+    if request.method != "POST":
+        return _page(request, "signup.html", newsletter, form=SignupForm())
+
+    limit = settings.SIGNUP_RATE_PER_IP
+    if not ratelimits.allow("signup-ip", ratelimits.client_ip(request), limit=limit):
+        return _page(request, "too_many.html", newsletter, status=429)
+    if request.POST.get("website"):
+        # A bot filled the honeypot: tell it what it wants to hear, do nothing.
+        return _page(request, "check_inbox.html", newsletter)
+    form = SignupForm(request.POST)
+    if not form.is_valid():
+        return _page(request, "signup.html", newsletter, form=form, status=400)
+    email = form.cleaned_data["email"]
+    if not ratelimits.allow("signup-email", email, limit=settings.SIGNUP_RATE_PER_EMAIL):
+        return _page(request, "too_many.html", newsletter, status=429)
+    subscriptions.subscribe(
+        newsletter,
+        email=email,
+        name=form.cleaned_data["name"],
+        consent=_consent(request, "signup"),
+    )
+    # The same page whatever the address's state, so it reveals nothing.
+    return _page(request, "check_inbox.html", newsletter)
+
+
+# -- confirm -----------------------------------------------------------------
+
+
+# No CSRF check: the signed token in the URL is the capability, and a reader
+# whose mail app's browser drops cookies must still be able to confirm.
+@csrf_exempt
+@GET_POST
+def confirm(request: HttpRequest, token: str) -> HttpResponse:
+    try:
+        subscription = _subscription_for("confirm", token, max_age=tokens.CONFIRM_MAX_AGE)
+    except tokens.ExpiredToken as exc:
+        return _expired(request, token, exc.payload)
+    except tokens.BadToken:
+        return _bad_link(request, 400)
+    except BadLink as exc:
+        return _bad_link(request, exc.status)
+
+    newsletter = subscription.newsletter
+    if request.method == "POST":
+        subscriptions.confirm(subscription)
+    if subscription.status == Subscription.Status.CONFIRMED:
+        return _page(request, "confirmed.html", newsletter, subscription=subscription)
+    if subscription.status != Subscription.Status.PENDING:
+        return _page(request, "confirm_stale.html", newsletter, status=410)
+    return _page(request, "confirm.html", newsletter, subscription=subscription)
+
+
+def _expired(request: HttpRequest, token: str, payload: dict) -> HttpResponse:
+    try:
+        subscription = _subscription_in(payload)
+    except BadLink as exc:
+        return _bad_link(request, exc.status)
+    if subscription.status == Subscription.Status.CONFIRMED:
+        return _page(request, "confirmed.html", subscription.newsletter, subscription=subscription)
+    return _page(request, "confirm_expired.html", subscription.newsletter, status=410, token=token)
+
+
+@csrf_exempt
+@require_POST
+def confirm_resend(request: HttpRequest, token: str) -> HttpResponse:
+    """A fresh confirmation link for the address in an expired link's signed payload."""
+    try:
+        subscription = _subscription_for("confirm", token)  # any age: it is signed
+    except tokens.BadToken:
+        return _bad_link(request, 400)
+    except BadLink as exc:
+        return _bad_link(request, exc.status)
+    newsletter = subscription.newsletter
+    email = subscription.subscriber.email
+    if not ratelimits.allow("signup-email", email, limit=settings.SIGNUP_RATE_PER_EMAIL):
+        return _page(request, "too_many.html", newsletter, status=429)
+    subscriptions.resend_confirmation(subscription)
+    return _page(request, "check_inbox.html", newsletter)
+
+
+# -- unsubscribe -------------------------------------------------------------
+
+
+@csrf_exempt  # as for confirm: leaving must work even without cookies
+@GET_POST
+def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
+    try:
+        subscription = _subscription_for("unsubscribe", token)
+    except tokens.BadToken:
+        return _bad_link(request, 400)
+    except BadLink as exc:
+        return _bad_link(request, exc.status)
+
+    newsletter = subscription.newsletter
+    context = {"subscription": subscription, "token": token}
+    if request.method != "POST":
+        return _page(request, "unsubscribe.html", newsletter, form=UnsubscribeForm(), **context)
+    if request.POST.get("action") == "resubscribe":
+        outcome = subscriptions.resubscribe(subscription)
+        return _page(request, "resubscribed.html", newsletter, outcome=outcome, **context)
+    form = UnsubscribeForm(request.POST)
+    subscriptions.unsubscribe(subscription, reason=form.reason_text())
+    return _page(request, "unsubscribed.html", newsletter, **context)
+
+
+@csrf_exempt
+@require_POST
+def unsubscribe_one_click(request: HttpRequest, token: str) -> HttpResponse:
+    """RFC 8058: the mailbox provider POSTs `List-Unsubscribe=One-Click`, with
+    no cookies and no CSRF token; we answer 200, never a redirect."""
+    if not _is_one_click(request):
+        return _plain("Expected the body List-Unsubscribe=One-Click.", 400)
+    try:
+        subscription = _subscription_for("unsubscribe", token)
+    except (tokens.BadToken, BadLink):
+        return _plain("This unsubscribe link is not valid.", 400)
+    subscriptions.unsubscribe(subscription, reason="one-click")
+    return _plain(f"Unsubscribed from {subscription.newsletter.name}.", 200)
+
+
+def _is_one_click(request: HttpRequest) -> bool:
+    try:
+        if request.content_type == "multipart/form-data":
+            form = request.POST
+        else:  # form-encoded, or sent without a content type
+            form = QueryDict(request.body)
+    except (MultiPartParserError, UnicodeDecodeError, ValueError):
+        return False
+    return form.getlist("List-Unsubscribe") == ["One-Click"]
+
+
+def _plain(text: str, status: int) -> HttpResponse:
+    return HttpResponse(text + "\n", status=status, content_type="text/plain; charset=utf-8")
+
+
+# -- preferences -------------------------------------------------------------
+
+
+@GET_POST
+def preferences(request: HttpRequest, token: str) -> HttpResponse:
+    try:
+        subscriber = _subscriber_for(token)
+    except BadLink as exc:
+        return _bad_link(request, exc.status)
+
+    offered = subscriptions.preference_newsletters(subscriber)
+    form = PreferencesForm(request.POST or None, offered=offered)
+    if request.method == "POST":
+        if request.POST.get("action") == "unsubscribe_all":
+            subscriptions.unsubscribe_all(subscriber, reason="preferences page: all")
+            messages.success(request, "You are unsubscribed from everything. Sorry to see you go.")
+            return redirect(request.path)
+        if form.is_valid():
+            subscriptions.update_preferences(
+                subscriber,
+                name=form.cleaned_data["name"],
+                wanted=set(form.cleaned_data["newsletters"]),
+                offered=offered,
+                consent=_consent(request, "preferences"),
+            )
+            messages.success(request, "Your preferences are saved.")
+            return redirect(request.path)
+
+    current = {s.newsletter_id: s for s in subscriber.subscriptions.all()}
+    rows = [(newsletter, current.get(newsletter.pk)) for newsletter in offered]
+    return _page(
+        request,
+        "preferences.html",
+        subscriber=subscriber,
+        rows=rows,
+        form=form,
+        token=token,
+        status=400 if form.is_bound else 200,  # a valid POST redirected above
+    )
+
+
+def preferences_data(request: HttpRequest, token: str) -> HttpResponse:
+    """Download my data: everything we hold about this reader, as JSON."""
+    try:
+        subscriber = _subscriber_for(token)
+    except BadLink as exc:
+        return _bad_link(request, exc.status)
+    response = JsonResponse(
+        subscriptions.personal_data(subscriber), json_dumps_params={"indent": 2}
+    )
+    response["Content-Disposition"] = 'attachment; filename="my-newsletter-data.json"'
+    return response
+
+
+@GET_POST
+def preferences_delete(request: HttpRequest, token: str) -> HttpResponse:
+    """Delete me: GET asks, POST erases."""
+    try:
+        subscriber = _subscriber_for(token)
+    except BadLink as exc:
+        return _bad_link(request, exc.status)
+    if request.method != "POST":
+        return _page(request, "delete.html", subscriber=subscriber, token=token)
+    subscriptions.erase(subscriber)
+    return _page(request, "deleted.html")

@@ -1,0 +1,64 @@
+"""Email addresses: one stored form per mailbox, and a keyed hash of it.
+
+We treat addresses case-insensitively (the local part too: no mail provider
+our readers use distinguishes Ann@ from ann@) and store internationalised
+domains in their ASCII (punycode) form, so `ann@bücher.de` and
+`ANN@xn--bcher-kva.de` are the same subscriber.
+"""
+
+from django.conf import settings
+from django.utils.crypto import salted_hmac
+from email_validator import EmailNotValidError, validate_email
+
+HASH_SALT = "letterpress.subscribers.address-hash"
+
+
+class InvalidAddress(ValueError):
+    """Not an email address; the message says why, in words a reader understands."""
+
+
+def normalise(raw: str) -> str:
+    """The stored form of an address, or InvalidAddress.
+
+    Syntax only (email-validator, no DNS): a typo'd domain is caught by the
+    confirmation email never being confirmed.
+    """
+    candidate = (raw or "").strip()
+    if not candidate:
+        raise InvalidAddress("Enter an email address.")
+    try:
+        info = validate_email(candidate, check_deliverability=False)
+    except EmailNotValidError as exc:
+        raise InvalidAddress(str(exc)) from exc
+    return f"{info.local_part.lower()}@{info.ascii_domain.lower()}"
+
+
+def is_valid(raw: str) -> bool:
+    try:
+        normalise(raw)
+    except InvalidAddress:
+        return False
+    return True
+
+
+def address_hash(email: str, *, secret: str | None = None) -> str:
+    """A keyed hash (HMAC-SHA256, key derived from SECRET_KEY) of a normalised address.
+
+    Kept after erasure instead of the address: it can tell "this address was
+    erased" without being reversible by anyone who lacks the key.
+    """
+    return salted_hmac(HASH_SALT, email, secret=secret, algorithm="sha256").hexdigest()
+
+
+def address_hashes(email: str) -> list[str]:
+    """The hash under the current key and under each SECRET_KEY_FALLBACKS key,
+    so that rotating the key does not forget who was suppressed."""
+    secrets = [settings.SECRET_KEY, *getattr(settings, "SECRET_KEY_FALLBACKS", [])]
+    return [address_hash(email, secret=secret) for secret in secrets]
+
+
+def mask(email: str) -> str:
+    """`an…@example.com`: enough for the owner to recognise, little for a passer-by."""
+    local, _, domain = email.partition("@")
+    shown = local[:2] if len(local) > 3 else local[:1]
+    return f"{shown}…@{domain}"

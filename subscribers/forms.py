@@ -1,0 +1,86 @@
+from django import forms
+from django.core.exceptions import ValidationError
+
+from subscribers import addresses
+
+REASONS = [
+    ("too-many", "Too many emails"),
+    ("not-relevant", "The content is not relevant to me any more"),
+    ("never-signed-up", "I never signed up for this"),
+    ("other", "Something else"),
+]
+
+
+def clean_name(value: str) -> str:
+    """A display name is one line of text: no control characters (nor header injection)."""
+    value = (value or "").strip()
+    if any(ord(char) < 32 or ord(char) == 127 for char in value):
+        raise ValidationError("A name must be a single line of text.")
+    if len(value) > 100:
+        raise ValidationError("Keep the name under 100 characters.")
+    return value
+
+
+class SignupForm(forms.Form):
+    email = forms.CharField(
+        label="Email address",
+        max_length=320,
+        widget=forms.EmailInput(attrs={"autocomplete": "email", "spellcheck": "false"}),
+    )
+    name = forms.CharField(
+        label="Name",
+        required=False,
+        max_length=100,
+        help_text="Optional. We use it to greet you.",
+        widget=forms.TextInput(attrs={"autocomplete": "name"}),
+    )
+    # The honeypot: hidden from people (CSS, aria-hidden, no tab stop), filled by bots.
+    website = forms.CharField(
+        label="Leave this field empty",
+        required=False,
+        widget=forms.TextInput(attrs={"tabindex": "-1", "autocomplete": "off"}),
+    )
+
+    def clean_email(self) -> str:
+        try:
+            return addresses.normalise(self.cleaned_data["email"])
+        except addresses.InvalidAddress as exc:
+            raise ValidationError(str(exc)) from exc
+
+    def clean_name(self) -> str:
+        return clean_name(self.cleaned_data["name"])
+
+
+class UnsubscribeForm(forms.Form):
+    reason = forms.ChoiceField(
+        label="Would you tell us why? (optional)",
+        choices=REASONS,
+        required=False,
+        widget=forms.RadioSelect,
+    )
+    comment = forms.CharField(
+        label="Anything else? (optional)",
+        required=False,
+        max_length=400,
+        widget=forms.Textarea(attrs={"rows": 3}),
+    )
+
+    def reason_text(self) -> str:
+        """What is stored on the subscription: the choice's label and any comment."""
+        if not self.is_valid():
+            return ""
+        labels = dict(REASONS)
+        parts = [labels.get(self.cleaned_data["reason"], ""), self.cleaned_data["comment"].strip()]
+        return ": ".join(part for part in parts if part)
+
+
+class PreferencesForm(forms.Form):
+    name = forms.CharField(label="Your name", required=False, max_length=100)
+    newsletters = forms.TypedMultipleChoiceField(coerce=int, required=False, choices=())
+
+    def __init__(self, *args, offered=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["newsletters"].choices = [(n.pk, n.name) for n in offered]
+
+    def clean_name(self) -> str:
+        return clean_name(self.cleaned_data["name"])

@@ -1,0 +1,40 @@
+"""Per-minute limits on the public forms, counted in the Django cache (Redis
+when REDIS_URL is set, so every web process shares one count)."""
+
+import hashlib
+
+from django.conf import settings
+from django.core.cache import cache
+from django.http import HttpRequest
+
+WINDOW_SECONDS = 60
+
+
+def allow(scope: str, key: str, *, limit: int, window: int = WINDOW_SECONDS) -> bool:
+    """Count one attempt; False once `limit` attempts were made in this window.
+
+    The window starts at the first attempt (cache.add) and incr keeps its
+    expiry, so it is a fixed window per key, without a clock boundary that
+    would let a burst straddle two windows in tests.
+    """
+    if not settings.RATELIMIT_ENABLED:
+        return True
+    cache_key = f"ratelimit:{scope}:{hashlib.sha256(key.encode()).hexdigest()[:32]}"
+    cache.add(cache_key, 0, timeout=window)
+    try:
+        count = cache.incr(cache_key)
+    except ValueError:  # expired between add and incr
+        cache.set(cache_key, 1, timeout=window)
+        count = 1
+    return count <= limit
+
+
+def client_ip(request: HttpRequest) -> str:
+    """The reader's address. Behind our own proxy (SECURE_PROXY_SSL_HEADER set),
+    the last X-Forwarded-For entry is the one that proxy added: earlier ones
+    are whatever the client claimed."""
+    if getattr(settings, "SECURE_PROXY_SSL_HEADER", None):
+        forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
+        if forwarded.strip():
+            return forwarded.split(",")[-1].strip()
+    return request.META.get("REMOTE_ADDR", "") or "unknown"

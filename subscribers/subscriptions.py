@@ -1,0 +1,281 @@
+"""Subscribing, confirming, leaving, coming back, and a reader's own data.
+
+Every change of a subscription's status happens here, as a conditional UPDATE
+where two clicks, two tabs or a webhook could race: the row count says who won.
+Emails are enqueued with transaction.on_commit, so a web request never waits
+for the ESP and a rolled-back change sends nothing.
+"""
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from newsletter.models import Newsletter
+from subscribers import addresses, tasks
+from subscribers.models import Subscriber, Subscription, Suppression
+
+Status = Subscription.Status
+ACTIVE = (Status.PENDING, Status.CONFIRMED)
+
+# Mailing these again hurts every reader's deliverability, so a signup form
+# does not override them; a proven confirmation (a click in the mailbox) does.
+BLOCKING_REASONS = (Suppression.BOUNCED, Suppression.COMPLAINED)
+
+
+@dataclass(frozen=True)
+class Consent:
+    """Where a subscription request came from (kept as the subscriber's consent record)."""
+
+    source: str
+    ip: str | None = None
+    user_agent: str = ""
+
+
+# -- suppression -------------------------------------------------------------
+
+
+def is_suppressed(email: str, *, reasons: tuple[str, ...] | None = None) -> bool:
+    """Is this (normalised) address on the suppression list, for any or the given reasons?"""
+    found = Suppression.objects.filter(email_hash__in=addresses.address_hashes(email))
+    if reasons is not None:
+        found = found.filter(reason__in=reasons)
+    return found.exists()
+
+
+def suppress(email: str, *, reason: str) -> None:
+    """Remember an address as a keyed hash only; the first reason recorded stays."""
+    Suppression.objects.get_or_create(
+        email_hash=addresses.address_hash(email), defaults={"reason": reason}
+    )
+
+
+def lift_suppression(email: str) -> None:
+    Suppression.objects.filter(email_hash__in=addresses.address_hashes(email)).delete()
+
+
+# -- signing up --------------------------------------------------------------
+
+
+def subscribe(newsletter: Newsletter, *, email: str, name: str = "", consent: Consent) -> str:
+    """Double opt-in signup. Says which email goes out: "confirm",
+    "already_subscribed" or "nothing" (the caller must not show the difference).
+    """
+    email = addresses.normalise(email)
+    if is_suppressed(email, reasons=BLOCKING_REASONS):
+        return "nothing"
+    with transaction.atomic():
+        subscriber, _ = Subscriber.objects.get_or_create(email=email)
+        subscription, _ = Subscription.objects.get_or_create(
+            subscriber=subscriber, newsletter=newsletter
+        )
+        if subscription.status == Status.CONFIRMED:
+            _after_commit(tasks.send_already_subscribed, subscription)
+            return "already_subscribed"
+        if subscription.status in (Status.BOUNCED, Status.COMPLAINED):
+            return "nothing"
+        Subscription.objects.filter(pk=subscription.pk, status=Status.UNSUBSCRIBED).update(
+            status=Status.PENDING
+        )
+        _record_request(subscriber, name=name, consent=consent)
+        # Asking again while pending sends a fresh link (the rate limit caps it).
+        _after_commit(tasks.send_confirm, subscription)
+    return "confirm"
+
+
+def _record_request(subscriber: Subscriber, *, name: str, consent: Consent) -> None:
+    """Consent record and name, unless the address already proved it is theirs:
+    then a stranger typing it into the form must not rename the reader."""
+    if subscriber.subscriptions.filter(status=Status.CONFIRMED).exists():
+        return
+    subscriber.name = name or subscriber.name
+    _set_consent(subscriber, consent)
+    subscriber.save(update_fields=["name", *CONSENT_FIELDS])
+
+
+CONSENT_FIELDS = ["consent_at", "consent_ip", "consent_user_agent", "consent_source"]
+
+
+def _set_consent(subscriber: Subscriber, consent: Consent) -> None:
+    subscriber.consent_at = timezone.now()
+    subscriber.consent_ip = consent.ip
+    subscriber.consent_user_agent = consent.user_agent[:300]
+    subscriber.consent_source = consent.source[:40]
+
+
+def resend_confirmation(subscription: Subscription) -> bool:
+    """A fresh confirmation link (the old one expired); only while still pending."""
+    if subscription.status != Status.PENDING:
+        return False
+    _after_commit(tasks.send_confirm, subscription)
+    return True
+
+
+def confirm(subscription: Subscription) -> bool:
+    """Pending → confirmed, once: two clicks or two tabs get one welcome email."""
+    return _mark_confirmed(subscription, allowed_from=[Status.PENDING])
+
+
+def _mark_confirmed(subscription: Subscription, *, allowed_from: list[str]) -> bool:
+    changed = Subscription.objects.filter(pk=subscription.pk, status__in=allowed_from).update(
+        status=Status.CONFIRMED, confirmed_at=timezone.now(), unsubscribed_at=None, reason=""
+    )
+    if not changed:
+        return False
+    # A click in the mailbox is proof of ownership and of intent: whatever
+    # suppressed this address before (an erasure, an old bounce) is over.
+    lift_suppression(subscription.subscriber.email)
+    if subscription.newsletter.welcome_enabled:
+        _after_commit(tasks.send_welcome, subscription)
+    subscription.refresh_from_db(fields=["status", "confirmed_at", "unsubscribed_at", "reason"])
+    return True
+
+
+# -- leaving and coming back -------------------------------------------------
+
+
+def unsubscribe(subscription: Subscription, *, reason: str = "") -> bool:
+    """Stop mailing this subscription; False when it was not active (already left)."""
+    changed = Subscription.objects.filter(pk=subscription.pk, status__in=ACTIVE).update(
+        status=Status.UNSUBSCRIBED, unsubscribed_at=timezone.now(), reason=reason.strip()[:500]
+    )
+    subscription.refresh_from_db(fields=["status", "unsubscribed_at", "reason"])
+    return bool(changed)
+
+
+def unsubscribe_all(subscriber: Subscriber, *, reason: str = "") -> int:
+    return Subscription.objects.filter(subscriber=subscriber, status__in=ACTIVE).update(
+        status=Status.UNSUBSCRIBED, unsubscribed_at=timezone.now(), reason=reason[:500]
+    )
+
+
+def resubscribe(subscription: Subscription) -> str:
+    """Undo an unsubscribe from the page that confirmed it.
+
+    The reader reached that page through a link mailed to them, so a
+    subscription that was confirmed before is confirmed again at once;
+    one that never was gets a confirmation email ("confirm").
+    """
+    if subscription.confirmed_at and _mark_confirmed_quietly(subscription):
+        return "confirmed"
+    changed = Subscription.objects.filter(
+        pk=subscription.pk, status=Status.UNSUBSCRIBED, confirmed_at__isnull=True
+    ).update(status=Status.PENDING)
+    if changed:
+        _after_commit(tasks.send_confirm, subscription)
+        return "confirm"
+    subscription.refresh_from_db(fields=["status"])
+    return "confirmed" if subscription.status == Status.CONFIRMED else "nothing"
+
+
+def _mark_confirmed_quietly(subscription: Subscription) -> bool:
+    """Back to confirmed without a second welcome email."""
+    changed = Subscription.objects.filter(pk=subscription.pk, status=Status.UNSUBSCRIBED).update(
+        status=Status.CONFIRMED, unsubscribed_at=None, reason=""
+    )
+    subscription.refresh_from_db(fields=["status", "unsubscribed_at", "reason"])
+    return bool(changed)
+
+
+# -- the preferences page ----------------------------------------------------
+
+
+def preference_newsletters(subscriber: Subscriber) -> list[Newsletter]:
+    """Every public newsletter, plus any unlisted one this reader is on."""
+    return list(
+        Newsletter.objects.filter(Q(is_public=True) | Q(subscriptions__subscriber=subscriber))
+        .distinct()
+        .order_by("name")
+    )
+
+
+def update_preferences(
+    subscriber: Subscriber,
+    *,
+    name: str,
+    wanted: set[int],
+    offered: list[Newsletter],
+    consent: Consent,
+) -> None:
+    """Apply the preferences form: ticked → confirmed, unticked → unsubscribed.
+
+    The signed link was mailed to this address, so ticking a newsletter
+    confirms it directly (no second round trip through the mailbox).
+    A pending subscription left unticked stays pending.
+    """
+    if name != subscriber.name:
+        subscriber.name = name
+        subscriber.save(update_fields=["name"])
+    current = {s.newsletter_id: s for s in subscriber.subscriptions.all()}
+    for newsletter in offered:
+        subscription = current.get(newsletter.pk)
+        if newsletter.pk in wanted and (
+            not subscription or subscription.status != Status.CONFIRMED
+        ):
+            subscribe_proven(subscriber, newsletter, consent=consent)
+        elif (
+            newsletter.pk not in wanted and subscription and subscription.status == Status.CONFIRMED
+        ):
+            unsubscribe(subscription, reason="preferences page")
+
+
+def subscribe_proven(subscriber: Subscriber, newsletter: Newsletter, *, consent: Consent) -> None:
+    """Subscribe an address that proved itself (a signed link mailed to it)."""
+    subscription, _ = Subscription.objects.get_or_create(
+        subscriber=subscriber, newsletter=newsletter
+    )
+    _set_consent(subscriber, consent)
+    subscriber.save(update_fields=CONSENT_FIELDS)
+    _mark_confirmed(subscription, allowed_from=[s for s in Status if s != Status.CONFIRMED])
+
+
+def personal_data(subscriber: Subscriber) -> dict[str, Any]:
+    """Everything we hold about one reader, for "download my data"."""
+    subscriptions = subscriber.subscriptions.select_related("newsletter").order_by("created")
+    deliveries = subscriber.deliveries.select_related("issue__newsletter").order_by("created")
+    return {
+        "email": subscriber.email,
+        "name": subscriber.name,
+        "created": subscriber.created,
+        "consent": {
+            "at": subscriber.consent_at,
+            "ip": subscriber.consent_ip,
+            "user_agent": subscriber.consent_user_agent,
+            "source": subscriber.consent_source,
+        },
+        "subscriptions": [
+            {
+                "newsletter": s.newsletter.name,
+                "status": s.status,
+                "created": s.created,
+                "confirmed_at": s.confirmed_at,
+                "unsubscribed_at": s.unsubscribed_at,
+                "reason": s.reason,
+            }
+            for s in subscriptions
+        ],
+        "deliveries": [
+            {
+                "issue": str(d.issue),
+                "state": d.state,
+                "sent_at": d.sent_at,
+                "opened_at": d.opened_at,
+                "clicked_at": d.clicked_at,
+            }
+            for d in deliveries
+        ],
+    }
+
+
+def erase(subscriber: Subscriber) -> None:
+    """Delete everything about a reader; keep only a keyed hash of the address
+    so that an import cannot quietly add them back."""
+    with transaction.atomic():
+        suppress(subscriber.email, reason=Suppression.ERASED)
+        subscriber.delete()
+
+
+def _after_commit(task, subscription: Subscription) -> None:
+    transaction.on_commit(lambda: task.delay(subscription.pk))
