@@ -2,13 +2,15 @@ from django.contrib import admin
 from django.urls import include, path
 
 from config import views
+from newsletter.tracking import webhook_urlpatterns
 
 urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
     path("admin/", admin.site.urls),
     path("_nested_admin/", include("nested_admin.urls")),
-    path("anymail/", include("anymail.urls")),
+    # anymail's webhooks, answering 401 without WEBHOOK_SECRET and 400 for bad payloads.
+    path("anymail/", include(webhook_urlpatterns())),
     path("", include("newsletter.urls")),
     path("", include("subscribers.urls")),
 ]

@@ -6,4 +6,5 @@ class NewsletterConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from newsletter import signals  # noqa: F401  (connects the receivers)
+        # Connect the receivers (tracking: ESP webhook events → Delivery).
+        from newsletter import signals, tracking  # noqa: F401

@@ -1,0 +1,50 @@
+"""Small builders shared by the engagement tests (webhooks, clicks, feedback, stats)."""
+
+from django.utils import timezone
+
+from newsletter.models import Delivery, Issue, Link, Newsletter, Section
+from subscribers.models import Subscriber, Subscription
+
+
+def make_newsletter(slug: str = "ml-monthly", **fields) -> Newsletter:
+    defaults = {
+        "name": "ML Monthly",
+        "sender_name": "Ada",
+        "sender_email": "ada@example.com",
+        "postal_address": "1 Example Street, Springfield",
+    }
+    return Newsletter.objects.create(slug=slug, **{**defaults, **fields})
+
+
+def make_issue(newsletter: Newsletter, number: int = 1, **fields) -> Issue:
+    defaults = {
+        "subject": f"Issue {number}",
+        "status": Issue.Status.SENT,
+        "sent_at": timezone.now(),
+    }
+    issue = Issue.objects.create(newsletter=newsletter, number=number, **{**defaults, **fields})
+    return issue
+
+
+def make_link(issue: Issue, url: str, *, section: str = "Research", title: str = "") -> Link:
+    sec, _ = Section.objects.get_or_create(issue=issue, title=section)
+    return Link.objects.create(section=sec, title=title or url, url=url)
+
+
+def make_reader(newsletter: Newsletter, email: str, **fields) -> Subscription:
+    subscriber, _ = Subscriber.objects.get_or_create(email=email)
+    defaults = {"status": Subscription.Status.CONFIRMED, "confirmed_at": timezone.now()}
+    return Subscription.objects.create(
+        subscriber=subscriber, newsletter=newsletter, **{**defaults, **fields}
+    )
+
+
+def make_delivery(issue: Issue, subscription: Subscription, message_id: str = "") -> Delivery:
+    return Delivery.objects.create(
+        issue=issue,
+        subscriber=subscription.subscriber,
+        state=Delivery.State.SENT,
+        batch=1,
+        message_id=message_id,
+        sent_at=timezone.now(),
+    )

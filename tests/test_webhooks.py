@@ -1,0 +1,355 @@
+"""ESP tracking webhooks, posted to anymail's real endpoints in the formats
+Mailgun and Postmark document."""
+
+import base64
+import hashlib
+import hmac
+import json
+import uuid
+
+import pytest
+
+from newsletter.models import Delivery, WebhookEvent
+from subscribers.models import Subscription
+from tests.engagement_data import make_delivery, make_issue, make_newsletter, make_reader
+
+SECRET = "letterpress:hook-secret"
+SIGNING_KEY = "mailgun-signing-key"
+MAILGUN_ID = "20260101120000.1.ABCDEF@mg.example.com"
+POSTMARK_ID = "883953f4-6105-42a2-a16a-77a8eac79483"
+AUTH = {"HTTP_AUTHORIZATION": "Basic " + base64.b64encode(SECRET.encode()).decode()}
+
+
+@pytest.fixture(autouse=True)
+def webhook_settings(settings):
+    settings.ANYMAIL = {
+        **settings.ANYMAIL,
+        "WEBHOOK_SECRET": SECRET,
+        "MAILGUN_WEBHOOK_SIGNING_KEY": SIGNING_KEY,
+    }
+
+
+@pytest.fixture
+def alice(db):
+    newsletter = make_newsletter()
+    subscription = make_reader(newsletter, "alice@example.com")
+    return subscription
+
+
+@pytest.fixture
+def mailgun_delivery(alice):
+    return make_delivery(make_issue(alice.newsletter), alice, message_id=f"<{MAILGUN_ID}>")
+
+
+@pytest.fixture
+def postmark_delivery(alice):
+    return make_delivery(make_issue(alice.newsletter), alice, message_id=POSTMARK_ID)
+
+
+def mailgun_event(event: str, recipient: str = "alice@example.com", **data) -> dict:
+    """A Mailgun webhook body (JSON, with its HMAC signature block)."""
+    token = uuid.uuid4().hex
+    timestamp = "1767268800"
+    signature = hmac.new(
+        SIGNING_KEY.encode(), f"{timestamp}{token}".encode(), hashlib.sha256
+    ).hexdigest()
+    return {
+        "signature": {"timestamp": timestamp, "token": token, "signature": signature},
+        "event-data": {
+            "event": event,
+            "timestamp": 1767268800.5,
+            "id": uuid.uuid4().hex[:22],
+            "recipient": recipient,
+            "tags": [],
+            "user-variables": {},
+            "message": {
+                "headers": {
+                    "to": f"Alice <{recipient}>",
+                    "message-id": MAILGUN_ID,
+                    "from": "Ada <ada@example.com>",
+                    "subject": "Issue 1",
+                },
+                "attachments": [],
+                "size": 2048,
+            },
+            **data,
+        },
+    }
+
+
+def post_mailgun(client, body, **extra):
+    data = body if isinstance(body, (str, bytes)) else json.dumps(body)
+    return client.post("/anymail/mailgun/tracking/", data, content_type="application/json", **extra)
+
+
+def post_postmark(client, body, **extra):
+    data = body if isinstance(body, (str, bytes)) else json.dumps(body)
+    return client.post(
+        "/anymail/postmark/tracking/", data, content_type="application/json", **extra
+    )
+
+
+def fresh(obj):
+    obj.refresh_from_db()
+    return obj
+
+
+# -- Mailgun ------------------------------------------------------------------
+
+
+def test_it_records_a_mailgun_delivery(client, mailgun_delivery):
+    response = post_mailgun(client, mailgun_event("delivered"), **AUTH)
+    assert response.status_code == 200
+    assert fresh(mailgun_delivery).delivered_at is not None
+    assert fresh(mailgun_delivery).delivered_at.year == 2026
+
+
+def test_it_suppresses_a_mailgun_hard_bounce(client, mailgun_delivery, alice):
+    body = mailgun_event(
+        "failed",
+        severity="permanent",
+        reason="bounce",
+        **{
+            "delivery-status": {
+                "code": 550,
+                "message": "5.1.1 The email account that you tried to reach does not exist.",
+                "description": "Not delivering to previously bounced address",
+            }
+        },
+    )
+    assert post_mailgun(client, body, **AUTH).status_code == 200
+    assert fresh(mailgun_delivery).bounced_at is not None
+    alice = fresh(alice)
+    assert alice.status == Subscription.Status.BOUNCED
+    assert "bounced" in alice.reason
+
+
+def test_it_suppresses_a_mailgun_complaint(client, mailgun_delivery, alice):
+    assert post_mailgun(client, mailgun_event("complained"), **AUTH).status_code == 200
+    assert fresh(mailgun_delivery).complained_at is not None
+    assert fresh(alice).status == Subscription.Status.COMPLAINED
+
+
+def test_it_records_mailgun_opens_and_clicks(client, mailgun_delivery):
+    opened = mailgun_event("opened", ip="203.0.113.5", **{"client-info": {"client-name": "x"}})
+    clicked = mailgun_event("clicked", url="https://example.org/paper")
+    assert post_mailgun(client, opened, **AUTH).status_code == 200
+    assert post_mailgun(client, clicked, **AUTH).status_code == 200
+    delivery = fresh(mailgun_delivery)
+    assert delivery.opened_at is not None
+    assert delivery.clicked_at is not None
+
+
+def test_it_applies_an_event_only_to_its_own_recipient(client, mailgun_delivery, alice):
+    # Mailgun batches share one message id: the recipient picks the delivery.
+    bob = make_reader(alice.newsletter, "bob@example.com")
+    bobs = make_delivery(mailgun_delivery.issue, bob, message_id=f"<{MAILGUN_ID}>")
+    post_mailgun(client, mailgun_event("complained", recipient="bob@example.com"), **AUTH)
+    assert fresh(bob).status == Subscription.Status.COMPLAINED
+    assert fresh(bobs).complained_at is not None
+    assert fresh(alice).status == Subscription.Status.CONFIRMED
+    assert fresh(mailgun_delivery).complained_at is None
+
+
+def test_a_replayed_event_changes_nothing(client, mailgun_delivery, alice):
+    body = mailgun_event("failed", severity="permanent", reason="bounce")
+    assert post_mailgun(client, body, **AUTH).status_code == 200
+    assert fresh(alice).status == Subscription.Status.BOUNCED
+    # The reader fixed their mailbox and came back; an old bounce replayed must not
+    # throw them out again.
+    Subscription.objects.filter(pk=alice.pk).update(status=Subscription.Status.CONFIRMED)
+
+    assert post_mailgun(client, body, **AUTH).status_code == 200
+    assert fresh(alice).status == Subscription.Status.CONFIRMED
+    assert WebhookEvent.objects.count() == 1
+
+
+def test_it_answers_401_without_credentials_and_changes_nothing(client, mailgun_delivery, alice):
+    response = post_mailgun(client, mailgun_event("complained"))
+    assert response.status_code == 401
+    assert response["WWW-Authenticate"].startswith("Basic")
+    assert fresh(alice).status == Subscription.Status.CONFIRMED
+    assert fresh(mailgun_delivery).complained_at is None
+    assert WebhookEvent.objects.count() == 0
+
+
+def test_it_answers_401_to_wrong_credentials(client, mailgun_delivery, alice):
+    wrong = {"HTTP_AUTHORIZATION": "Basic " + base64.b64encode(b"letterpress:guess").decode()}
+    assert post_mailgun(client, mailgun_event("complained"), **wrong).status_code == 401
+    assert fresh(alice).status == Subscription.Status.CONFIRMED
+
+
+def test_it_refuses_a_forged_mailgun_signature(client, mailgun_delivery, alice):
+    body = mailgun_event("complained")
+    body["signature"]["signature"] = "0" * 64
+    assert post_mailgun(client, body, **AUTH).status_code == 400
+    assert fresh(alice).status == Subscription.Status.CONFIRMED
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "{not json",
+        b"\xff\xfe",
+        "[]",
+        json.dumps({"event-data": {"event": "complained"}}),
+    ],
+)
+def test_it_answers_400_to_a_malformed_mailgun_payload(client, mailgun_delivery, alice, body):
+    assert post_mailgun(client, body, **AUTH).status_code == 400
+    assert fresh(alice).status == Subscription.Status.CONFIRMED
+    assert WebhookEvent.objects.count() == 0
+
+
+def test_it_answers_400_to_a_signed_mailgun_event_without_its_fields(client, alice):
+    body = mailgun_event("complained")
+    del body["event-data"]["event"]
+    assert post_mailgun(client, body, **AUTH).status_code == 400
+
+    body = mailgun_event("complained")
+    del body["event-data"]["recipient"]
+    assert post_mailgun(client, body, **AUTH).status_code == 400
+    assert fresh(alice).status == Subscription.Status.CONFIRMED
+
+
+def test_it_ignores_events_about_mail_it_did_not_send(client, mailgun_delivery, alice):
+    body = mailgun_event("complained")
+    body["event-data"]["message"]["headers"]["message-id"] = "someone-else@mg.example.com"
+    assert post_mailgun(client, body, **AUTH).status_code == 200
+    assert fresh(alice).status == Subscription.Status.CONFIRMED
+
+
+# -- Postmark ------------------------------------------------------------------
+
+
+def postmark_delivery_event(recipient: str = "alice@example.com") -> dict:
+    return {
+        "RecordType": "Delivery",
+        "ServerID": 23,
+        "MessageStream": "outbound",
+        "MessageID": POSTMARK_ID,
+        "Recipient": recipient,
+        "Tag": "",
+        "DeliveredAt": "2026-01-01T12:00:54.9070259Z",
+        "Details": "smtp;250 2.0.0 OK",
+        "Metadata": {},
+    }
+
+
+def postmark_bounce(kind: str = "HardBounce", record_type: str = "Bounce") -> dict:
+    return {
+        "RecordType": record_type,
+        "ID": 4323372036854775807,
+        "Type": kind,
+        "TypeCode": 1,
+        "Name": "Hard bounce",
+        "Tag": "",
+        "MessageID": POSTMARK_ID,
+        "ServerID": 23,
+        "Description": "The server was unable to deliver your message (ex: unknown user).",
+        "Details": "smtp;550 5.1.1 The email account does not exist",
+        "Email": "alice@example.com",
+        "From": "ada@example.com",
+        "BouncedAt": "2026-01-01T12:01:00.0000000Z",
+        "DumpAvailable": False,
+        "Inactive": True,
+        "CanActivate": True,
+        "Subject": "Issue 1",
+        "MessageStream": "outbound",
+    }
+
+
+def postmark_engagement(record_type: str, **extra) -> dict:
+    return {
+        "RecordType": record_type,
+        "MessageStream": "outbound",
+        "FirstOpen": True,
+        "Client": {"Name": "Chrome", "Company": "Google", "Family": "Chrome"},
+        "OS": {"Name": "Linux", "Company": "", "Family": "Linux"},
+        "Platform": "Desktop",
+        "UserAgent": "Mozilla/5.0",
+        "Geo": {},
+        "MessageID": POSTMARK_ID,
+        "Metadata": {},
+        "ReceivedAt": "2026-01-01T13:00:00.0000000Z",
+        "Tag": "",
+        "Recipient": "alice@example.com",
+        **extra,
+    }
+
+
+def test_it_records_a_postmark_delivery(client, postmark_delivery):
+    assert post_postmark(client, postmark_delivery_event(), **AUTH).status_code == 200
+    assert fresh(postmark_delivery).delivered_at is not None
+
+
+def test_it_suppresses_a_postmark_hard_bounce(client, postmark_delivery, alice):
+    assert post_postmark(client, postmark_bounce(), **AUTH).status_code == 200
+    assert fresh(postmark_delivery).bounced_at is not None
+    assert fresh(alice).status == Subscription.Status.BOUNCED
+
+
+def test_it_suppresses_a_postmark_spam_complaint(client, postmark_delivery, alice):
+    body = postmark_bounce("SpamComplaint", record_type="SpamComplaint")
+    assert post_postmark(client, body, **AUTH).status_code == 200
+    assert fresh(postmark_delivery).complained_at is not None
+    assert fresh(alice).status == Subscription.Status.COMPLAINED
+
+
+def test_it_records_postmark_opens_and_clicks(client, postmark_delivery):
+    opened = postmark_engagement("Open", ReadSeconds=5)
+    clicked = postmark_engagement(
+        "Click", ClickLocation="HTML", OriginalLink="https://example.org/paper"
+    )
+    assert post_postmark(client, opened, **AUTH).status_code == 200
+    assert post_postmark(client, clicked, **AUTH).status_code == 200
+    delivery = fresh(postmark_delivery)
+    assert delivery.opened_at is not None
+    assert delivery.clicked_at is not None
+
+
+def test_a_replayed_postmark_event_without_an_id_is_applied_once(client, postmark_delivery):
+    body = postmark_engagement("Open")
+    post_postmark(client, body, **AUTH)
+    post_postmark(client, body, **AUTH)
+    assert WebhookEvent.objects.count() == 1
+    # A later open is a new event, but the first open stays.
+    first = fresh(postmark_delivery).opened_at
+    post_postmark(client, {**body, "ReceivedAt": "2026-01-02T09:00:00Z"}, **AUTH)
+    assert WebhookEvent.objects.count() == 2
+    assert fresh(postmark_delivery).opened_at == first
+
+
+def test_the_earliest_time_wins_whatever_order_events_arrive_in(client, postmark_delivery):
+    post_postmark(client, postmark_engagement("Open", ReceivedAt="2026-01-02T09:00:00Z"), **AUTH)
+    post_postmark(client, postmark_engagement("Open", ReceivedAt="2026-01-01T08:00:00Z"), **AUTH)
+    assert fresh(postmark_delivery).opened_at.day == 1
+
+
+def test_postmark_without_credentials_gets_401(client, postmark_delivery, alice):
+    assert post_postmark(client, postmark_bounce()).status_code == 401
+    assert fresh(alice).status == Subscription.Status.CONFIRMED
+    assert fresh(postmark_delivery).bounced_at is None
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "<xml/>",
+        "[1, 2]",
+        json.dumps({"RecordType": "Bounce", "Type": "HardBounce", "MessageID": POSTMARK_ID}),
+        json.dumps({"RecordType": "Delivery", "Recipient": "alice@example.com"}),
+        json.dumps({**postmark_bounce(), "BouncedAt": "2026-13-45T99:00:00Z"}),
+    ],
+)
+def test_it_answers_400_to_a_malformed_postmark_payload(client, postmark_delivery, alice, body):
+    assert post_postmark(client, body, **AUTH).status_code == 400
+    assert fresh(alice).status == Subscription.Status.CONFIRMED
+    assert fresh(postmark_delivery).bounced_at is None
+    assert WebhookEvent.objects.count() == 0
+
+
+def test_nothing_is_recorded_when_no_secret_is_configured(client, settings, postmark_delivery):
+    settings.ANYMAIL = {k: v for k, v in settings.ANYMAIL.items() if k != "WEBHOOK_SECRET"}
+    assert post_postmark(client, postmark_delivery_event(), **AUTH).status_code == 401
+    assert Delivery.objects.get().delivered_at is None
