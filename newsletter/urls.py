@@ -1,12 +1,15 @@
-from django.urls import path
+from django.urls import path, re_path
 
-from newsletter import views
+from newsletter import engagement_views, views
 
 urlpatterns = [
     path("archive/", views.archive_index, name="archive"),
     path("archive/<slug:newsletter_slug>/", views.archive_newsletter, name="archive_newsletter"),
     path("archive/<slug:newsletter_slug>/feed/", views.IssueFeed(), name="feed"),
     path("archive/<slug:newsletter_slug>/<slug:issue_slug>/", views.issue_web, name="issue_web"),
+    path("l/<str:link_token>/", engagement_views.click, name="click"),
+    re_path(r"^l/(?P<link_token>[^/]+)/(?P<recipient_key>[^/]*)/$", engagement_views.click),
+    path("f/<str:recipient_key>/<slug:answer>/", engagement_views.feedback, name="feedback"),
     path("outbox/", views.outbox, name="outbox"),
     path("outbox/<str:name>", views.outbox_message, name="outbox_message"),
 ]

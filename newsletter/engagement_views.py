@@ -1,0 +1,43 @@
+"""Reader-facing engagement links: tracked clicks (/l/) and feedback answers (/f/).
+Thin: the work is in newsletter.tracking and newsletter.feedback."""
+
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import render
+from django.views.decorators.cache import never_cache
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_http_methods
+
+from newsletter import feedback as reader_feedback
+from newsletter.tracking import record_click
+
+
+@never_cache
+def click(request: HttpRequest, link_token: str, recipient_key: str = "") -> HttpResponse:
+    url = record_click(link_token, recipient_key)
+    if url is None:
+        raise Http404("This link is not valid.")
+    # The stored URL only, never one taken from the request: no open redirect.
+    return HttpResponseRedirect(url)
+
+
+# The answer is bound to a signed per-reader key; a cookie-less POST from any
+# mail client's browser must work, so no CSRF cookie is asked for.
+@csrf_exempt
+@never_cache
+@require_http_methods(["GET", "POST"])
+def feedback(request: HttpRequest, recipient_key: str, answer: str) -> HttpResponse:
+    delivery = reader_feedback.delivery_for(recipient_key)
+    if delivery is None or answer not in reader_feedback.ANSWERS.values:
+        ctx = {"invalid": True}
+        return render(request, "newsletter/feedback.html", ctx, status=404)
+    ctx = {
+        "issue": delivery.issue,
+        "newsletter": delivery.issue.newsletter,
+        "accent": delivery.issue.newsletter.accent_colour,
+        "answer": reader_feedback.ANSWERS(answer),
+    }
+    # A GET only shows the button: mail scanners follow links.
+    if request.method == "POST":
+        reader_feedback.record_feedback(delivery, answer)
+        ctx["recorded"] = True
+    return render(request, "newsletter/feedback.html", ctx)

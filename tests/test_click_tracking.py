@@ -1,0 +1,131 @@
+"""Tracked links: /l/<link token>/ and /l/<link token>/<recipient key>/."""
+
+import pytest
+
+from newsletter.models import Click
+from newsletter.tracking import link_token, recipient_key, tracked_href
+from tests.engagement_data import (
+    make_delivery,
+    make_issue,
+    make_link,
+    make_newsletter,
+    make_reader,
+)
+
+URL = "https://example.org/papers/attention?utm_source=x&q=a%20b#section-2"
+
+
+@pytest.fixture
+def issue(db):
+    return make_issue(make_newsletter())
+
+
+@pytest.fixture
+def link(issue):
+    return make_link(issue, URL)
+
+
+@pytest.fixture
+def delivery(issue):
+    return make_delivery(issue, make_reader(issue.newsletter, "alice@example.com"))
+
+
+def click_path(link, delivery=None) -> str:
+    path = f"/l/{link_token(link)}/"
+    return path + f"{recipient_key(delivery)}/" if delivery else path
+
+
+def test_it_redirects_to_the_exact_stored_url_and_counts_one_click(client, link):
+    response = client.get(click_path(link))
+    assert response.status_code == 302
+    assert response["Location"] == URL
+    assert Click.objects.filter(link=link).count() == 1
+
+
+def test_it_records_which_reader_clicked(client, link, delivery):
+    response = client.get(click_path(link, delivery))
+    assert response.status_code == 302
+    assert response["Location"] == URL
+    click = Click.objects.get()
+    assert click.delivery == delivery
+    delivery.refresh_from_db()
+    assert delivery.clicked_at == click.created
+
+
+def test_every_click_counts_but_the_first_click_time_stays(client, link, delivery):
+    client.get(click_path(link, delivery))
+    delivery.refresh_from_db()
+    first = delivery.clicked_at
+    client.get(click_path(link, delivery))
+    assert Click.objects.count() == 2
+    delivery.refresh_from_db()
+    assert delivery.clicked_at == first
+
+
+def test_it_ignores_any_url_in_the_request(client, link):
+    response = client.get(click_path(link) + "?url=https://evil.example/&next=//evil.example")
+    assert response["Location"] == URL
+
+
+@pytest.mark.parametrize(
+    "tamper",
+    [
+        lambda token: "999" + token[token.index(".") :],  # another link id, same signature
+        lambda token: token[:-1] + ("A" if token[-1] != "A" else "B"),  # signature altered
+        lambda token: token.split(".")[0],  # signature removed
+        lambda token: "1.forgedsignatureforgedsignatureforgedsign",
+    ],
+)
+def test_an_altered_or_forged_link_answers_404(client, link, tamper):
+    response = client.get(f"/l/{tamper(link_token(link))}/")
+    assert response.status_code == 404
+    assert Click.objects.count() == 0
+
+
+def test_a_recipient_key_is_not_a_link_token(client, link, delivery):
+    # Both are signed ids, but with different salts.
+    assert client.get(f"/l/{recipient_key(delivery)}/").status_code == 404
+
+
+def test_an_altered_recipient_key_answers_404(client, link, delivery):
+    key = recipient_key(delivery)
+    response = client.get(f"/l/{link_token(link)}/{key[:-2]}xx/")
+    assert response.status_code == 404
+    assert Click.objects.count() == 0
+
+
+def test_a_key_from_another_issue_answers_404(client, link, delivery):
+    other = make_issue(link.section.issue.newsletter, number=2)
+    theirs = make_delivery(other, make_reader(other.newsletter, "bob@example.com"))
+    assert client.get(click_path(link, theirs)).status_code == 404
+    assert Click.objects.count() == 0
+
+
+def test_a_deleted_link_answers_404(client, link):
+    path = click_path(link)
+    link.delete()
+    assert client.get(path).status_code == 404
+
+
+def test_it_counts_only_the_link_when_per_subscriber_tracking_is_off(client, link, delivery):
+    newsletter = link.section.issue.newsletter
+    newsletter.per_subscriber_tracking = False
+    newsletter.save()
+    assert client.get(click_path(link, delivery)).status_code == 302
+    click = Click.objects.get()
+    assert click.delivery is None
+    delivery.refresh_from_db()
+    assert delivery.clicked_at is None
+
+
+def test_an_unfilled_recipient_key_still_reaches_the_link(client, link):
+    # A preview or a forwarded test without a key: /l/<token>//
+    response = client.get(f"/l/{link_token(link)}//")
+    assert response["Location"] == URL
+    assert Click.objects.get().delivery is None
+
+
+def test_tracked_links_carry_the_recipient_key_placeholder(link):
+    href = tracked_href(link, per_subscriber=True)
+    assert href.endswith(f"/l/{link_token(link)}/[[recipient_key]]/")
+    assert tracked_href(link, per_subscriber=False).endswith(f"/l/{link_token(link)}/")
