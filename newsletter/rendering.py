@@ -45,6 +45,9 @@ def render_email(name: str, context: dict) -> tuple[str, str]:
 
 # -- Issues ------------------------------------------------------------------
 
+# Gmail clips an email's HTML beyond about 102 KB (counted here in bytes, to be safe).
+GMAIL_CLIP_BYTES = 102 * 1000
+
 # Bump when the issue templates change shape, so cached renders are dropped.
 TEMPLATE_VERSION = 1
 CACHE_SECONDS = 7 * 24 * 3600

@@ -1,28 +1,94 @@
+import logging
 from email import policy
 from email.parser import BytesParser
 from pathlib import Path
 
 from django.conf import settings
 from django.contrib.syndication.views import Feed
+from django.db.models import Prefetch
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import get_object_or_404, render
+from django.template.loader import render_to_string
+from django.utils.feedgenerator import Atom1Feed
+
+from newsletter.models import Issue, Newsletter
+from newsletter.rendering import RenderError, issue_context
+from newsletter.text import plain
+
+log = logging.getLogger(__name__)
 
 
 def archive_index(request: HttpRequest) -> HttpResponse:
-    raise Http404  # built with the archive
+    """Public newsletters, each with its sent issues, newest first."""
+    newsletters = Newsletter.objects.filter(is_public=True).prefetch_related(
+        Prefetch("issues", queryset=Issue.objects.archived().order_by("-number"))
+    )
+    return render(request, "newsletter/archive_index.html", {"newsletters": newsletters})
 
 
 def archive_newsletter(request: HttpRequest, newsletter_slug: str) -> HttpResponse:
-    raise Http404
+    newsletter = get_object_or_404(Newsletter, slug=newsletter_slug, is_public=True)
+    issues = newsletter.issues.archived().order_by("-number")
+    return render(
+        request,
+        "newsletter/archive_newsletter.html",
+        {"newsletter": newsletter, "issues": issues, "accent": newsletter.accent_colour},
+    )
 
 
 def issue_web(request: HttpRequest, newsletter_slug: str, issue_slug: str) -> HttpResponse:
-    raise Http404
+    """The issue's web version: what "view in your browser" opens, once the send has begun."""
+    issue = get_object_or_404(
+        Issue.objects.readable().select_related("newsletter"),
+        newsletter__slug=newsletter_slug,
+        slug=issue_slug,
+    )
+    try:
+        context = issue_context(issue)
+    except RenderError as exc:
+        log.error("issue %s cannot be shown: %s", issue.pk, exc)
+        raise Http404("This issue cannot be shown.") from exc
+    context["accent"] = issue.newsletter.accent_colour
+    return render(request, "newsletter/issue.html", context)
 
 
 class IssueFeed(Feed):
+    """Atom feed of a public newsletter's sent issues, full text."""
+
+    feed_type = Atom1Feed
+
     def get_object(self, request, newsletter_slug):
-        raise Http404
+        return get_object_or_404(Newsletter, slug=newsletter_slug, is_public=True)
+
+    def title(self, newsletter: Newsletter) -> str:
+        return newsletter.name
+
+    def subtitle(self, newsletter: Newsletter) -> str:
+        return newsletter.description
+
+    def link(self, newsletter: Newsletter) -> str:
+        return newsletter.get_absolute_url()
+
+    def author_name(self, newsletter: Newsletter) -> str:
+        return newsletter.sender_name
+
+    def items(self, newsletter: Newsletter):
+        return newsletter.issues.archived().select_related("newsletter").order_by("-number")[:20]
+
+    def item_title(self, issue: Issue) -> str:
+        return f"#{issue.number}: {plain(issue.subject)}"
+
+    def item_description(self, issue: Issue) -> str:
+        try:
+            return render_to_string("newsletter/issue_body.html", issue_context(issue))
+        except RenderError:
+            return plain(issue.preheader)
+
+    def item_pubdate(self, issue: Issue):
+        return issue.sent_at or issue.updated
+
+    def item_updateddate(self, issue: Issue):
+        return issue.updated
 
 
 def _outbox_files() -> list[Path]:

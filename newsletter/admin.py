@@ -1,0 +1,216 @@
+"""The editor's desk: an issue with its sections and their links on one page,
+and a preview of its email with a "send test" form.
+
+Sending controls come from SendingAdminMixin (newsletter/admin_sending.py).
+"""
+
+import smtplib
+
+import nested_admin
+from anymail.exceptions import AnymailError
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.db import models
+from django.http import Http404
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html
+
+from newsletter.admin_sending import SendingAdminMixin
+from newsletter.emails import personalize, send_test_issue, test_values
+from newsletter.models import Issue, Link, Newsletter, Section, issue_slug
+from newsletter.rendering import GMAIL_CLIP_BYTES, RenderError, render_issue
+
+SHORT_TEXT = forms.Textarea(attrs={"rows": 3, "cols": 90})
+
+
+@admin.register(Newsletter)
+class NewsletterAdmin(admin.ModelAdmin):
+    list_display = ("name", "slug", "sender_email", "is_public", "cadence")
+    list_filter = ("is_public",)
+    search_fields = ("name", "slug", "sender_name", "sender_email")
+    prepopulated_fields = {"slug": ("name",)}
+    filter_horizontal = ("siblings",)
+    fieldsets = (
+        (None, {"fields": ("name", "slug", "description", "is_public", "accent_colour")}),
+        ("Sender", {"fields": ("sender_name", "sender_email", "reply_to", "postal_address")}),
+        (
+            "Cadence",
+            {
+                "fields": (
+                    ("cadence_week", "cadence_weekday", "cadence_time", "time_zone"),
+                    "reminder_days",
+                )
+            },
+        ),
+        ("Sending", {"fields": ("batch_size", "send_rate", "welcome_enabled")}),
+        ("Engagement", {"fields": ("feedback_ask", "click_tracking", "per_subscriber_tracking")}),
+        ("Footer", {"fields": ("siblings",)}),
+    )
+
+    @admin.display(description="Cadence")
+    def cadence(self, obj: Newsletter) -> str:
+        return (
+            f"{obj.get_cadence_week_display()} {obj.get_cadence_weekday_display()}, "
+            f"{obj.cadence_time:%H:%M} {obj.time_zone}".capitalize()
+        )
+
+
+class LinkForm(forms.ModelForm):
+    class Meta:
+        model = Link
+        fields = ("title", "source", "url", "commentary", "position")
+        widgets = {
+            "title": forms.TextInput(attrs={"size": 70}),
+            "source": forms.TextInput(attrs={"size": 30, "placeholder": "e.g. MDN Web Docs"}),
+            "url": forms.URLInput(attrs={"size": 90, "placeholder": "https://"}),
+            "commentary": SHORT_TEXT,
+        }
+        help_texts = {"source": ""}
+
+
+# Drag a section or link by its header to reorder; `position` is kept in a hidden field.
+class LinkInline(nested_admin.SortableHiddenMixin, nested_admin.NestedStackedInline):
+    model = Link
+    form = LinkForm
+    extra = 0
+    fields = ("title", "url", "commentary", "source", "position")
+
+
+class SectionInline(nested_admin.SortableHiddenMixin, nested_admin.NestedStackedInline):
+    model = Section
+    title = "Sections · drag a section or a link by its title bar to reorder"
+    extra = 0
+    fields = ("title", "intro", "position")
+    formfield_overrides = {
+        models.CharField: {"widget": forms.TextInput(attrs={"size": 60})},
+        models.TextField: {"widget": SHORT_TEXT},
+    }
+    inlines = [LinkInline]
+
+
+class IssueForm(forms.ModelForm):
+    class Meta:
+        model = Issue
+        fields = ("newsletter", "number", "slug", "subject", "preheader", "intro", "sign_off")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if "slug" in self.fields:
+            self.fields["slug"].required = False
+            self.fields["slug"].help_text = "Web address. Left empty, made from number and subject."
+
+    def clean(self):
+        data = super().clean()
+        if not data.get("slug") and data.get("number") and data.get("subject"):
+            data["slug"] = issue_slug(data["number"], data["subject"])
+        return data
+
+
+class SendTestForm(forms.Form):
+    to = forms.EmailField(label="Send a test to", max_length=254)
+
+
+def preview_document(html: str) -> str:
+    """The email as an iframe document whose links open in a new tab."""
+    return html.replace("<head>", '<head><base target="_blank">', 1)
+
+
+@admin.register(Issue)
+class IssueAdmin(SendingAdminMixin, nested_admin.NestedModelAdmin):
+    form = IssueForm
+    list_display = ("newsletter", "number", "subject", "status", "send_at")
+    list_display_links = ("number", "subject")
+    list_filter = ("newsletter", "status", ("send_at", admin.DateFieldListFilter))
+    search_fields = ("subject", "intro", "sections__title", "sections__links__title")
+    list_select_related = ("newsletter",)
+    date_hierarchy = "send_at"
+    readonly_fields = ("status", "send_at", "sent_at", "preview_link")
+    fieldsets = (
+        (None, {"fields": ("newsletter", ("number", "slug"), "subject", "preheader")}),
+        ("Status", {"fields": (("status", "send_at", "sent_at"), "preview_link")}),
+        (None, {"fields": ("intro", "sign_off")}),
+    )
+    formfield_overrides = {
+        models.CharField: {"widget": forms.TextInput(attrs={"size": 70})},
+        models.TextField: {"widget": forms.Textarea(attrs={"rows": 6, "cols": 90})},
+    }
+    inlines = [SectionInline]
+
+    def view_on_site(self, obj: Issue) -> str | None:
+        # Drafts and scheduled issues have no public page yet.
+        return obj.get_absolute_url() if obj.is_public else None
+
+    def get_changeform_initial_data(self, request) -> dict:
+        initial = super().get_changeform_initial_data(request)
+        newsletter = Newsletter.objects.filter(pk=initial.get("newsletter")).first()
+        if newsletter is None and Newsletter.objects.count() == 1:
+            newsletter = Newsletter.objects.get()
+        if newsletter is not None:
+            initial.setdefault("newsletter", newsletter.pk)
+            initial.setdefault("number", newsletter.next_issue_number())
+        return initial
+
+    @admin.display(description="Preview")
+    def preview_link(self, obj: Issue) -> str:
+        if obj.pk is None:
+            return "Save the issue to preview it."
+        url = reverse("admin:newsletter_issue_preview", args=[obj.pk])
+        return format_html('<a href="{}">Preview the email and send a test →</a>', url)
+
+    def get_urls(self):
+        view = self.admin_site.admin_view(self.preview_view)
+        return [
+            path("<int:issue_id>/preview/", view, name="newsletter_issue_preview"),
+            *super().get_urls(),
+        ]
+
+    def preview_view(self, request, issue_id: int):
+        issue = self.get_object(request, str(issue_id))
+        if issue is None:
+            raise Http404
+        if not self.has_view_or_change_permission(request, issue):
+            raise PermissionDenied
+        change_url = reverse("admin:newsletter_issue_change", args=[issue.pk])
+        try:
+            rendered = render_issue(issue)
+        except RenderError as exc:
+            messages.error(request, f"This issue cannot be rendered yet. {exc}")
+            return redirect(change_url)
+
+        form = SendTestForm(request.POST or None, initial={"to": request.user.email})
+        if request.method == "POST":
+            if not self.has_change_permission(request, issue):
+                raise PermissionDenied
+            if form.is_valid() and self.send_test(request, issue, form.cleaned_data["to"]):
+                return redirect(request.path)
+
+        values = test_values(issue.newsletter, to=request.user.email or "")
+        html = personalize(rendered.html, values)
+        size = len(html.encode())
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": f"Preview of #{issue.number}",
+            "issue": issue,
+            "change_url": change_url,
+            "rendered": rendered,
+            "document": preview_document(html),
+            "text": personalize(rendered.text, values),
+            "size_kb": size / 1000,
+            "clip_kb": GMAIL_CLIP_BYTES / 1000,
+            "clipped": size > GMAIL_CLIP_BYTES,
+            "form": form,
+        }
+        return TemplateResponse(request, "admin/newsletter/issue/preview.html", context)
+
+    def send_test(self, request, issue: Issue, to: str) -> bool:
+        try:
+            send_test_issue(issue, to=to)
+        except (AnymailError, smtplib.SMTPException, OSError) as exc:
+            messages.error(request, f"The test to {to} was not sent: {exc}")
+            return False
+        messages.success(request, f"Test of #{issue.number} sent to {to}.")
+        return True
