@@ -19,7 +19,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 
 from newsletter.admin_sending import SendingAdminMixin
-from newsletter.emails import personalize, send_test_issue, test_values
+from newsletter.emails import personalize, send_test_issue, values_for_address
 from newsletter.models import Issue, Link, Newsletter, Section, issue_slug
 from newsletter.rendering import GMAIL_CLIP_BYTES, RenderError, render_issue
 
@@ -59,13 +59,20 @@ class NewsletterAdmin(admin.ModelAdmin):
 
 
 class LinkForm(forms.ModelForm):
+    # "example.com/x" becomes https://example.com/x; the model still refuses non-http(s).
+    url = forms.URLField(
+        label="URL",
+        max_length=2000,
+        assume_scheme="https",
+        widget=forms.URLInput(attrs={"size": 90, "placeholder": "https://"}),
+    )
+
     class Meta:
         model = Link
         fields = ("title", "source", "url", "commentary", "position")
         widgets = {
             "title": forms.TextInput(attrs={"size": 70}),
             "source": forms.TextInput(attrs={"size": 30, "placeholder": "e.g. MDN Web Docs"}),
-            "url": forms.URLInput(attrs={"size": 90, "placeholder": "https://"}),
             "commentary": SHORT_TEXT,
         }
         help_texts = {"source": ""}
@@ -187,7 +194,7 @@ class IssueAdmin(SendingAdminMixin, nested_admin.NestedModelAdmin):
             if form.is_valid() and self.send_test(request, issue, form.cleaned_data["to"]):
                 return redirect(request.path)
 
-        values = test_values(issue.newsletter, to=request.user.email or "")
+        values = values_for_address(issue.newsletter, to=request.user.email or "")
         html = personalize(rendered.html, values)
         size = len(html.encode())
         context = {

@@ -57,7 +57,7 @@ def issue_message(issue, rendered, *, to: str, values: dict[str, str]) -> Anymai
     return message
 
 
-def test_values(newsletter, *, to: str) -> dict[str, str]:
+def values_for_address(newsletter, *, to: str) -> dict[str, str]:
     """Per-recipient values for a test or preview sent to `to`.
 
     A reader of this newsletter gets their own links; anyone else gets links
@@ -75,5 +75,5 @@ def test_values(newsletter, *, to: str) -> dict[str, str]:
 
 def send_test_issue(issue, *, to: str) -> None:
     """Exactly the email a reader gets, headers included, through the configured ESP."""
-    values = test_values(issue.newsletter, to=to)
+    values = values_for_address(issue.newsletter, to=to)
     issue_message(issue, render_issue(issue), to=to, values=values).send()
