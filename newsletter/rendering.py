@@ -64,8 +64,10 @@ class RenderedIssue:
 
 
 def link_href(link) -> str:
-    """Where a link in the email points (the one place click tracking will hook in)."""
-    return link.url
+    """Where a link in the email points: through /l/ when the newsletter tracks clicks."""
+    from newsletter.tracking import email_href
+
+    return email_href(link)
 
 
 def absolute_url(path: str) -> str:

@@ -82,6 +82,15 @@ def tracked_href(link: Link, *, per_subscriber: bool) -> str:
     return settings.SITE_URL + path
 
 
+def email_href(link: Link) -> str:
+    """A link's href in an issue email (newsletter.rendering.link_href); the web
+    version of an issue links directly."""
+    newsletter = link.section.issue.newsletter
+    if not newsletter.click_tracking:
+        return link.url
+    return tracked_href(link, per_subscriber=newsletter.per_subscriber_tracking)
+
+
 # -- Clicks ------------------------------------------------------------------------
 
 

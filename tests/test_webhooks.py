@@ -2,38 +2,26 @@
 Mailgun and Postmark document."""
 
 import base64
-import hashlib
-import hmac
 import json
-import uuid
 
 import pytest
 
 from newsletter.models import Delivery, WebhookEvent
 from subscribers.models import Subscription
+from tests import esp_events
 from tests.engagement_data import make_delivery, make_issue, make_newsletter, make_reader
+from tests.esp_events import AUTH, post_mailgun, post_postmark
 
-SECRET = "letterpress:hook-secret"
-SIGNING_KEY = "mailgun-signing-key"
 MAILGUN_ID = "20260101120000.1.ABCDEF@mg.example.com"
 POSTMARK_ID = "883953f4-6105-42a2-a16a-77a8eac79483"
-AUTH = {"HTTP_AUTHORIZATION": "Basic " + base64.b64encode(SECRET.encode()).decode()}
 
-
-@pytest.fixture(autouse=True)
-def webhook_settings(settings):
-    settings.ANYMAIL = {
-        **settings.ANYMAIL,
-        "WEBHOOK_SECRET": SECRET,
-        "MAILGUN_WEBHOOK_SIGNING_KEY": SIGNING_KEY,
-    }
+pytestmark = pytest.mark.usefixtures("webhook_settings")
+webhook_settings = esp_events.webhook_settings
 
 
 @pytest.fixture
 def alice(db):
-    newsletter = make_newsletter()
-    subscription = make_reader(newsletter, "alice@example.com")
-    return subscription
+    return make_reader(make_newsletter(), "alice@example.com")
 
 
 @pytest.fixture
@@ -47,46 +35,7 @@ def postmark_delivery(alice):
 
 
 def mailgun_event(event: str, recipient: str = "alice@example.com", **data) -> dict:
-    """A Mailgun webhook body (JSON, with its HMAC signature block)."""
-    token = uuid.uuid4().hex
-    timestamp = "1767268800"
-    signature = hmac.new(
-        SIGNING_KEY.encode(), f"{timestamp}{token}".encode(), hashlib.sha256
-    ).hexdigest()
-    return {
-        "signature": {"timestamp": timestamp, "token": token, "signature": signature},
-        "event-data": {
-            "event": event,
-            "timestamp": 1767268800.5,
-            "id": uuid.uuid4().hex[:22],
-            "recipient": recipient,
-            "tags": [],
-            "user-variables": {},
-            "message": {
-                "headers": {
-                    "to": f"Alice <{recipient}>",
-                    "message-id": MAILGUN_ID,
-                    "from": "Ada <ada@example.com>",
-                    "subject": "Issue 1",
-                },
-                "attachments": [],
-                "size": 2048,
-            },
-            **data,
-        },
-    }
-
-
-def post_mailgun(client, body, **extra):
-    data = body if isinstance(body, (str, bytes)) else json.dumps(body)
-    return client.post("/anymail/mailgun/tracking/", data, content_type="application/json", **extra)
-
-
-def post_postmark(client, body, **extra):
-    data = body if isinstance(body, (str, bytes)) else json.dumps(body)
-    return client.post(
-        "/anymail/postmark/tracking/", data, content_type="application/json", **extra
-    )
+    return esp_events.mailgun_event(event, recipient, MAILGUN_ID, **data)
 
 
 def fresh(obj):
@@ -223,59 +172,15 @@ def test_it_ignores_events_about_mail_it_did_not_send(client, mailgun_delivery, 
 
 
 def postmark_delivery_event(recipient: str = "alice@example.com") -> dict:
-    return {
-        "RecordType": "Delivery",
-        "ServerID": 23,
-        "MessageStream": "outbound",
-        "MessageID": POSTMARK_ID,
-        "Recipient": recipient,
-        "Tag": "",
-        "DeliveredAt": "2026-01-01T12:00:54.9070259Z",
-        "Details": "smtp;250 2.0.0 OK",
-        "Metadata": {},
-    }
+    return esp_events.postmark_delivery(recipient, POSTMARK_ID)
 
 
-def postmark_bounce(kind: str = "HardBounce", record_type: str = "Bounce") -> dict:
-    return {
-        "RecordType": record_type,
-        "ID": 4323372036854775807,
-        "Type": kind,
-        "TypeCode": 1,
-        "Name": "Hard bounce",
-        "Tag": "",
-        "MessageID": POSTMARK_ID,
-        "ServerID": 23,
-        "Description": "The server was unable to deliver your message (ex: unknown user).",
-        "Details": "smtp;550 5.1.1 The email account does not exist",
-        "Email": "alice@example.com",
-        "From": "ada@example.com",
-        "BouncedAt": "2026-01-01T12:01:00.0000000Z",
-        "DumpAvailable": False,
-        "Inactive": True,
-        "CanActivate": True,
-        "Subject": "Issue 1",
-        "MessageStream": "outbound",
-    }
+def postmark_bounce(kind: str = "HardBounce") -> dict:
+    return esp_events.postmark_bounce("alice@example.com", POSTMARK_ID, kind)
 
 
 def postmark_engagement(record_type: str, **extra) -> dict:
-    return {
-        "RecordType": record_type,
-        "MessageStream": "outbound",
-        "FirstOpen": True,
-        "Client": {"Name": "Chrome", "Company": "Google", "Family": "Chrome"},
-        "OS": {"Name": "Linux", "Company": "", "Family": "Linux"},
-        "Platform": "Desktop",
-        "UserAgent": "Mozilla/5.0",
-        "Geo": {},
-        "MessageID": POSTMARK_ID,
-        "Metadata": {},
-        "ReceivedAt": "2026-01-01T13:00:00.0000000Z",
-        "Tag": "",
-        "Recipient": "alice@example.com",
-        **extra,
-    }
+    return esp_events.postmark_engagement(record_type, "alice@example.com", POSTMARK_ID, **extra)
 
 
 def test_it_records_a_postmark_delivery(client, postmark_delivery):
@@ -290,7 +195,7 @@ def test_it_suppresses_a_postmark_hard_bounce(client, postmark_delivery, alice):
 
 
 def test_it_suppresses_a_postmark_spam_complaint(client, postmark_delivery, alice):
-    body = postmark_bounce("SpamComplaint", record_type="SpamComplaint")
+    body = postmark_bounce("SpamComplaint")
     assert post_postmark(client, body, **AUTH).status_code == 200
     assert fresh(postmark_delivery).complained_at is not None
     assert fresh(alice).status == Subscription.Status.COMPLAINED
