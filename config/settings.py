@@ -169,6 +169,14 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_TIME_LIMIT = envint("CELERY_TASK_TIME_LIMIT", 600)
 CELERY_TASK_SOFT_TIME_LIMIT = CELERY_TASK_TIME_LIMIT - 30
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+CELERY_BEAT_SCHEDULE = {
+    # Start scheduled issues whose time has come.
+    "start-due-issues": {"task": "newsletter.start_due_issues", "schedule": 60.0},
+    # Settle crashed batches (ambiguous), re-enqueue lost ones, finish completed sends.
+    "sweep-deliveries": {"task": "newsletter.sweep", "schedule": 60.0},
+    # Remind editors of due issues whose draft has no links yet.
+    "remind-editors": {"task": "newsletter.send_reminders", "schedule": 3600.0},
+}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 
 # Email: any anymail backend when ESP is set, the local outbox otherwise.

@@ -21,6 +21,7 @@ from email import policy
 from email.parser import BytesParser
 from email.utils import getaddresses
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs
 
 MAILGUN_KEY = "key-fake"
 POSTMARK_TOKEN = "fake-server-token"
@@ -48,6 +49,8 @@ class Faults:
     stall_seconds: float = 5.0
     latency: float = 0.0
     seed: int = 1234
+    # Addresses refused outright (Mailgun 400 for the whole call, Postmark 422).
+    reject: frozenset[str] = frozenset()
 
 
 @dataclass
@@ -201,6 +204,9 @@ class _Handler(BaseHTTPRequestHandler):
             messages = parse(self.headers.get("Content-Type", ""), body)
         except (ValueError, KeyError) as exc:
             return self._reply(400, {"message": f"bad request: {exc}"})
+        refused = [m.to for m in messages if m.to in esp.faults.reject]
+        if refused:
+            return self._reply(*_refusal(self.path, refused[0]))
         esp._accept(messages)
         if fault == "timeout":
             # Accepted, but the answer comes too late: the sender cannot know.
@@ -209,11 +215,20 @@ class _Handler(BaseHTTPRequestHandler):
         self._reply(status, reply)
 
 
+def _refusal(path: str, address: str) -> tuple[int, dict]:
+    if path.startswith("/postmark/"):
+        return 422, {"ErrorCode": 300, "Message": f"Invalid 'To' address: '{address}'."}
+    return 400, {"message": f"'to' parameter is not a valid address: {address}"}
+
+
 def _basic(user: str, password: str) -> str:
     return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
 
 
-def _parse_mailgun(content_type: str, body: bytes) -> list[Message]:
+def _mailgun_fields(content_type: str, body: bytes) -> dict[str, list[str]]:
+    """The form fields of a send call: urlencoded (no attachments) or multipart."""
+    if content_type.startswith("application/x-www-form-urlencoded"):
+        return parse_qs(body.decode("utf-8"), keep_blank_values=True)
     form = BytesParser(policy=policy.HTTP).parsebytes(
         f"Content-Type: {content_type}\r\n\r\n".encode() + body
     )
@@ -222,6 +237,11 @@ def _parse_mailgun(content_type: str, body: bytes) -> list[Message]:
         name = part.get_param("name", header="content-disposition")
         payload = part.get_payload(decode=True) or b""
         fields.setdefault(name, []).append(payload.decode("utf-8"))
+    return fields
+
+
+def _parse_mailgun(content_type: str, body: bytes) -> list[Message]:
+    fields = _mailgun_fields(content_type, body)
     variables = json.loads(fields.get("recipient-variables", ["{}"])[0])
     message_id = f"<{uuid.uuid4().hex}@fake.mailgun>"
     messages = []

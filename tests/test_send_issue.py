@@ -1,0 +1,486 @@
+"""Sending an issue, function by function, in this process: planning, claiming,
+re-checking subscriptions, both hand-over paths, and what each ESP error means."""
+
+import email
+import re
+from datetime import timedelta
+from email import policy
+
+import pytest
+from django.utils import timezone
+
+from newsletter import sending
+from newsletter.models import Delivery, Issue
+from subscribers import subscriptions
+from tests.fake_esp import MAILGUN_KEY
+from tests.sending_data import (
+    assert_own_links,
+    emails_of,
+    make_issue,
+    make_newsletter,
+    make_readers,
+    states,
+    unsubscribed_by,
+)
+
+pytestmark = pytest.mark.django_db
+
+State = Delivery.State
+
+
+@pytest.fixture
+def newsletter():
+    return make_newsletter(batch_size=10)
+
+
+@pytest.fixture
+def issue(newsletter):
+    return make_issue(newsletter)
+
+
+def start(issue: Issue) -> None:
+    """The issue is `sending`, without running the planner (tests call it themselves)."""
+    Issue.objects.filter(pk=issue.pk).update(status=Issue.Status.SENDING, started_at=timezone.now())
+    issue.refresh_from_db()
+
+
+def send_all(issue: Issue, capture) -> None:
+    """Send now, running every task inline as the worker would."""
+    with capture(execute=True):
+        sending.issue_send_now(issue=issue)
+    issue.refresh_from_db()
+
+
+# -- Planning ---------------------------------------------------------------------
+
+
+def test_it_plans_one_row_per_confirmed_reader_in_batches(newsletter, issue):
+    readers = make_readers(newsletter, 25)
+    make_readers(newsletter, 3, status="pending", prefix="pending")
+    make_readers(newsletter, 2, status="unsubscribed", prefix="gone")
+    start(issue)
+
+    assert sending.plan_deliveries(issue_id=issue.pk) == 25
+
+    rows = Delivery.objects.filter(issue=issue).order_by("subscriber_id")
+    assert [r.subscriber_id for r in rows] == [r.subscriber_id for r in readers]
+    assert [r.batch for r in rows] == [1] * 10 + [2] * 10 + [3] * 5
+    assert states(issue) == {"planned": 25}
+    issue.refresh_from_db()
+    assert issue.planned_at is not None
+
+
+def test_it_resumes_planning_after_the_highest_subscriber_already_planned(newsletter, issue):
+    make_readers(newsletter, 25)
+    start(issue)
+    sending.plan_deliveries(issue_id=issue.pk)
+    # As if the planner had died after its second chunk.
+    Delivery.objects.filter(issue=issue, batch=3).delete()
+    Issue.objects.filter(pk=issue.pk).update(planned_at=None)
+
+    assert sending.plan_deliveries(issue_id=issue.pk) == 5
+    assert sending.plan_deliveries(issue_id=issue.pk) == 0
+    assert Delivery.objects.filter(issue=issue).count() == 25
+    assert set(Delivery.objects.filter(issue=issue).values_list("batch", flat=True)) == {1, 2, 3}
+
+
+def test_it_stops_planning_when_the_issue_is_paused(newsletter, issue):
+    make_readers(newsletter, 25)
+    issue.status = Issue.Status.PAUSED
+    issue.save()
+
+    assert sending.plan_deliveries(issue_id=issue.pk) == 0
+    assert not Delivery.objects.filter(issue=issue).exists()
+
+
+# -- The whole send, inline ----------------------------------------------------------
+
+
+def test_it_sends_each_reader_their_own_links_through_mailgun_one_call_per_thousand(
+    mailgun, django_capture_on_commit_callbacks
+):
+    newsletter = make_newsletter(batch_size=1000)
+    issue = make_issue(newsletter)
+    readers = make_readers(newsletter, 2100)
+    make_readers(newsletter, 5, status="pending", prefix="pending")
+
+    send_all(issue, django_capture_on_commit_callbacks)
+
+    assert mailgun.calls == 3
+    assert mailgun.recipients() == emails_of(readers)
+    assert not mailgun.duplicates()
+    for reader in readers[:3] + readers[-3:]:
+        assert_own_links(mailgun, reader)
+    message = mailgun.messages_to(readers[0].subscriber.email)[0]
+    assert message.headers["List-Id"] == "ML Monthly <ml-monthly.127.0.0.1>"
+    assert message.subject == issue.subject
+    assert "A paper worth reading" in message.html
+    assert issue.status == Issue.Status.SENT
+    assert issue.sent_at is not None
+    assert states(issue) == {"sent": 2100}
+    assert Delivery.objects.filter(issue=issue, message_id="").count() == 0
+
+
+def test_it_splits_a_batch_larger_than_the_esp_takes_in_one_call(
+    mailgun, django_capture_on_commit_callbacks
+):
+    newsletter = make_newsletter(batch_size=2500)
+    issue = make_issue(newsletter)
+    readers = make_readers(newsletter, 2100)
+
+    send_all(issue, django_capture_on_commit_callbacks)
+
+    assert mailgun.calls == 3
+    assert mailgun.recipients() == emails_of(readers)
+    assert states(issue) == {"sent": 2100}
+
+
+def test_it_sends_one_message_per_reader_through_postmark(
+    postmark, newsletter, issue, django_capture_on_commit_callbacks
+):
+    readers = make_readers(newsletter, 12)
+
+    send_all(issue, django_capture_on_commit_callbacks)
+
+    assert postmark.calls == 12
+    for reader in readers:
+        assert_own_links(postmark, reader)
+    message_ids = set(Delivery.objects.filter(issue=issue).values_list("message_id", flat=True))
+    assert len(message_ids) == 12
+    assert message_ids == {m.message_id for m in postmark.messages}
+    assert issue.status == Issue.Status.SENT
+
+
+def test_it_writes_one_message_per_reader_to_the_outbox(
+    settings, tmp_path, newsletter, issue, django_capture_on_commit_callbacks
+):
+    settings.EMAIL_BACKEND = "newsletter.outbox.OutboxBackend"
+    settings.OUTBOX_DIR = tmp_path
+    readers = make_readers(newsletter, 4)
+
+    send_all(issue, django_capture_on_commit_callbacks)
+
+    files = sorted(tmp_path.glob("*.eml"))
+    assert len(files) == 4
+    parsed = [email.message_from_bytes(p.read_bytes(), policy=policy.default) for p in files]
+    by_reader = {message["To"]: message for message in parsed}
+    assert set(by_reader) == emails_of(readers)
+    for reader in readers:
+        message = by_reader[reader.subscriber.email]
+        text = message.get_body(("plain",)).get_content()
+        html = message.get_body(("html",)).get_content()
+        assert unsubscribed_by(text) == unsubscribed_by(html) == {reader.pk}
+        assert unsubscribed_by(message["List-Unsubscribe"]) == {reader.pk}
+    ids = set(Delivery.objects.filter(issue=issue).values_list("message_id", flat=True))
+    assert ids == {path.stem for path in files}
+
+
+def test_each_reader_gets_their_own_recipient_key_for_feedback_and_clicks(
+    mailgun, newsletter, issue, django_capture_on_commit_callbacks
+):
+    from newsletter.feedback import delivery_for
+
+    readers = make_readers(newsletter, 3)
+
+    send_all(issue, django_capture_on_commit_callbacks)
+
+    for reader in readers:
+        [message] = mailgun.messages_to(reader.subscriber.email)
+        keys = set(re.findall(r"/f/([^/\s\"'<>]+)/", message.html + message.text))
+        assert len(keys) == 1
+        delivery = delivery_for(keys.pop())
+        assert (delivery.issue_id, delivery.subscriber_id) == (issue.pk, reader.subscriber_id)
+
+
+# -- Claiming and re-checking ----------------------------------------------------------
+
+
+def test_a_duplicate_batch_task_claims_nothing(mailgun, newsletter, issue):
+    make_readers(newsletter, 10)
+    start(issue)
+    sending.plan_deliveries(issue_id=issue.pk)
+
+    first = sending.send_batch(issue_id=issue.pk, batch=1)
+    second = sending.send_batch(issue_id=issue.pk, batch=1)
+
+    assert first == {"sent": 10}
+    assert not second
+    assert mailgun.calls == 1
+    assert not mailgun.duplicates()
+
+
+def test_it_skips_a_reader_who_left_before_their_batch_was_handed_over(
+    mailgun, newsletter, issue
+):
+    readers = make_readers(newsletter, 10)
+    start(issue)
+    sending.plan_deliveries(issue_id=issue.pk)
+    subscriptions.unsubscribe(readers[4], reason="too many emails")
+
+    sending.send_batch(issue_id=issue.pk, batch=1)
+
+    assert mailgun.recipients() == emails_of(readers) - {readers[4].subscriber.email}
+    skipped = Delivery.objects.get(issue=issue, subscriber=readers[4].subscriber)
+    assert skipped.state == State.SKIPPED
+    assert "unsubscribed" in skipped.error
+    assert states(issue) == {"sent": 9, "skipped": 1}
+
+
+def test_a_paused_issue_leaves_its_rows_planned_until_resumed(
+    mailgun, newsletter, issue, django_capture_on_commit_callbacks
+):
+    make_readers(newsletter, 20)
+    start(issue)
+    sending.plan_deliveries(issue_id=issue.pk)
+    sending.issue_pause(issue=issue)
+
+    assert not sending.send_batch(issue_id=issue.pk, batch=1)
+    assert mailgun.calls == 0
+    assert states(issue) == {"planned": 20}
+
+    with django_capture_on_commit_callbacks(execute=True):
+        sending.issue_resume(issue=issue)
+    issue.refresh_from_db()
+    assert states(issue) == {"sent": 20}
+    assert issue.status == Issue.Status.SENT
+
+
+def test_a_cancelled_issue_skips_everyone_not_yet_handed_over(mailgun, newsletter, issue):
+    make_readers(newsletter, 20)
+    start(issue)
+    sending.plan_deliveries(issue_id=issue.pk)
+    sending.send_batch(issue_id=issue.pk, batch=1)
+
+    assert sending.issue_cancel(issue=issue) == 10
+    assert not sending.send_batch(issue_id=issue.pk, batch=2)
+
+    assert mailgun.calls == 1
+    assert states(issue) == {"sent": 10, "skipped": 10}
+    issue.refresh_from_db()
+    assert issue.status == Issue.Status.CANCELLED
+
+
+# -- ESP errors -------------------------------------------------------------------------
+
+
+def test_a_permanent_error_marks_the_batch_failed_with_the_esps_message(
+    mailgun, newsletter, issue
+):
+    readers = make_readers(newsletter, 10)
+    mailgun.faults.reject = frozenset({readers[3].subscriber.email})
+    start(issue)
+    sending.plan_deliveries(issue_id=issue.pk)
+
+    sending.send_batch(issue_id=issue.pk, batch=1)
+
+    assert states(issue) == {"failed": 10}
+    error = Delivery.objects.filter(issue=issue).first().error
+    assert error.startswith("400: 'to' parameter is not a valid address")
+    issue.refresh_from_db()
+    assert issue.status == Issue.Status.SENT  # settled: the editor decides what next
+
+
+def test_a_permanent_error_fails_only_that_reader_when_sent_one_by_one(
+    postmark, newsletter, issue
+):
+    readers = make_readers(newsletter, 5)
+    postmark.faults.reject = frozenset({readers[1].subscriber.email})
+    start(issue)
+    sending.plan_deliveries(issue_id=issue.pk)
+
+    sending.send_batch(issue_id=issue.pk, batch=1)
+
+    assert states(issue) == {"sent": 4, "failed": 1}
+    failed = Delivery.objects.get(issue=issue, state=State.FAILED)
+    assert failed.subscriber_id == readers[1].subscriber_id
+    assert failed.error == f"422: Invalid 'To' address: '{readers[1].subscriber.email}'."
+
+
+@pytest.mark.parametrize("fault", ["error_5xx", "error_429"])
+def test_a_transient_error_plans_the_batch_again_for_a_retry(mailgun, newsletter, issue, fault):
+    readers = make_readers(newsletter, 10)
+    setattr(mailgun.faults, fault, 1.0)
+    mailgun.faults.retry_after = 7
+    start(issue)
+    sending.plan_deliveries(issue_id=issue.pk)
+
+    with pytest.raises(sending.TryLater) as raised:
+        sending.send_batch(issue_id=issue.pk, batch=1)
+
+    assert states(issue) == {"planned": 10}
+    if fault == "error_429":
+        assert raised.value.countdown >= 7  # Retry-After honoured
+    row = Delivery.objects.filter(issue=issue).first()
+    assert row.next_attempt_at > timezone.now()
+    assert mailgun.recipients() == set()
+
+    setattr(mailgun.faults, fault, 0.0)
+    sending.send_batch(issue_id=issue.pk, batch=1, attempt=1)
+    assert mailgun.recipients() == emails_of(readers)
+    assert states(issue) == {"sent": 10}
+
+
+def test_backoff_grows_and_never_undercuts_retry_after():
+    assert 1 <= sending.backoff(0) <= 1.5
+    assert 8 <= sending.backoff(3) <= 12
+    assert sending.backoff(30) <= 450
+    assert sending.backoff(0, retry_after=20) == 20
+
+
+def test_an_esp_that_cannot_be_reached_is_retried(settings, newsletter, issue):
+    settings.EMAIL_BACKEND = "anymail.backends.mailgun.EmailBackend"
+    settings.ANYMAIL = {
+        **settings.ANYMAIL,
+        "MAILGUN_API_KEY": MAILGUN_KEY,
+        "MAILGUN_API_URL": "http://127.0.0.1:9/v3",  # nothing listens on the discard port
+    }
+    make_readers(newsletter, 3)
+    start(issue)
+    sending.plan_deliveries(issue_id=issue.pk)
+
+    with pytest.raises(sending.TryLater, match="could not be reached"):
+        sending.send_batch(issue_id=issue.pk, batch=1)
+    assert states(issue) == {"planned": 3}
+
+
+def test_a_timeout_after_the_request_left_marks_the_batch_ambiguous(
+    settings, mailgun, newsletter, issue
+):
+    settings.ANYMAIL = {**settings.ANYMAIL, "REQUESTS_TIMEOUT": 0.3}
+    readers = make_readers(newsletter, 10)
+    mailgun.faults.timeout = 1.0
+    mailgun.faults.stall_seconds = 1.0
+    start(issue)
+    sending.plan_deliveries(issue_id=issue.pk)
+
+    sending.send_batch(issue_id=issue.pk, batch=1)
+
+    # The ESP did take them: resending now would mail everyone twice.
+    assert mailgun.recipients() == emails_of(readers)
+    assert states(issue) == {"ambiguous": 10}
+    assert "Outcome unknown" in Delivery.objects.filter(issue=issue).first().error
+    assert sending.sweep(now=timezone.now() + timedelta(hours=2)) == {}
+    assert states(issue) == {"ambiguous": 10}
+
+
+def test_resend_sends_the_failed_readers_once_more(
+    mailgun, newsletter, issue, django_capture_on_commit_callbacks
+):
+    readers = make_readers(newsletter, 10)
+    mailgun.faults.reject = frozenset({readers[0].subscriber.email})
+    start(issue)
+    sending.plan_deliveries(issue_id=issue.pk)
+    sending.send_batch(issue_id=issue.pk, batch=1)
+    mailgun.faults.reject = frozenset()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        assert sending.resend(issue=issue) == 10
+
+    assert states(issue) == {"sent": 10}
+    assert mailgun.recipients() == emails_of(readers)
+    assert not mailgun.duplicates()
+
+
+# -- The sweeper -------------------------------------------------------------------------
+
+
+def test_the_sweeper_marks_rows_stuck_in_sending_ambiguous(newsletter, issue):
+    make_readers(newsletter, 10)
+    start(issue)
+    sending.plan_deliveries(issue_id=issue.pk)
+    # A worker claimed batch 1, then died before recording anything.
+    Delivery.objects.filter(issue=issue).update(state=State.SENDING, claim="dead")
+
+    assert sending.sweep() == {}  # not yet: the task might still be running
+    found = sending.sweep(now=timezone.now() + sending.STUCK_AFTER + timedelta(seconds=1))
+
+    assert found == {"ambiguous": 10, "finished": 1}
+    assert states(issue) == {"ambiguous": 10}
+    issue.refresh_from_db()
+    assert issue.status == Issue.Status.SENT
+
+
+def test_the_sweeper_enqueues_batches_whose_task_was_lost(
+    mailgun, newsletter, issue, django_capture_on_commit_callbacks
+):
+    readers = make_readers(newsletter, 25)
+    start(issue)
+    sending.plan_deliveries(issue_id=issue.pk)  # tasks "lost": never enqueued here
+
+    assert sending.sweep() == {}  # too early to call them lost
+    with django_capture_on_commit_callbacks(execute=True):
+        found = sending.sweep(now=timezone.now() + sending.LOST_AFTER + timedelta(seconds=1))
+
+    assert found["batches"] == 3
+    assert mailgun.recipients() == emails_of(readers)
+    issue.refresh_from_db()
+    assert issue.status == Issue.Status.SENT
+
+
+def test_the_sweeper_restarts_a_planner_that_died(
+    mailgun, newsletter, issue, django_capture_on_commit_callbacks
+):
+    readers = make_readers(newsletter, 15)
+    start(issue)
+    Issue.objects.filter(pk=issue.pk).update(started_at=timezone.now() - timedelta(hours=1))
+
+    with django_capture_on_commit_callbacks(execute=True):
+        found = sending.sweep()
+
+    assert found["planner"] == 1
+    assert mailgun.recipients() == emails_of(readers)
+
+
+# -- Editor actions ---------------------------------------------------------------------
+
+
+def test_it_refuses_to_send_an_issue_that_cannot_be_rendered(newsletter):
+    issue = make_issue(newsletter)
+    newsletter.postal_address = " "
+    newsletter.save()
+
+    with pytest.raises(sending.SendingError, match="postal address"):
+        sending.issue_send_now(issue=issue)
+    issue.refresh_from_db()
+    assert issue.status == Issue.Status.DRAFT
+
+
+def test_an_issue_starts_only_once(newsletter, issue, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks() as callbacks:
+        assert sending.issue_start(issue=issue, source=(Issue.Status.DRAFT,))
+        assert not sending.issue_start(issue=Issue.objects.get(pk=issue.pk), source=("draft",))
+        with pytest.raises(sending.SendingError, match="is sending"):
+            sending.issue_send_now(issue=Issue.objects.get(pk=issue.pk))
+    assert len(callbacks) == 1  # one planner
+
+
+def test_schedule_wants_a_time_in_the_future(newsletter, issue):
+    with pytest.raises(sending.SendingError, match="future"):
+        sending.issue_schedule(issue=issue, send_at=timezone.now() - timedelta(minutes=1))
+    issue.refresh_from_db()
+    assert issue.status == Issue.Status.DRAFT
+
+
+def test_progress_counts_rows_and_readers_not_yet_planned(newsletter, issue):
+    make_readers(newsletter, 25)
+    start(issue)
+    sending._plan_batch(issue.pk, 1, list(Delivery.objects.none()))  # nothing planned yet
+    progress = sending.issue_progress(issue=issue)
+    assert progress.total == 25
+    assert progress.done == 0
+
+    sending.plan_deliveries(issue_id=issue.pk)
+    Delivery.objects.filter(issue=issue, batch=1).update(state=State.SENT, sent_at=timezone.now())
+    progress = sending.issue_progress(issue=issue)
+    assert progress.total == 25
+    assert progress.done == 10
+    assert progress.percent == 40.0
+    assert progress.rate > 0
+    assert progress.eta is not None
+
+
+def test_unsubscribe_links_are_signed_for_the_reader(newsletter):
+    [reader] = make_readers(newsletter, 1)
+    from newsletter.emails import recipient_values
+
+    assert unsubscribed_by(recipient_values(reader)["unsubscribe_url"]) == {reader.pk}
