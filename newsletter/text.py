@@ -13,6 +13,8 @@ from html.parser import HTMLParser
 
 import markdown
 import nh3
+from markdown.extensions import Extension
+from markdown.inlinepatterns import HtmlInlineProcessor
 
 ALLOWED_TAGS = {
     "a",
@@ -56,10 +58,22 @@ def sanitize(source: str) -> str:
     return _cleaner.clean(source)
 
 
+# Anything a browser would take for a tag. Markdown's own pattern is stricter
+# (it misses `<img src=x onerror=alert("x")>`) and escapes the rest as visible
+# text; passing these on as HTML lets nh3 remove them instead.
+LOOSE_TAG = r"(</?[a-zA-Z][^\s<>]*(?:\s[^<>]*)?>)"
+
+
+class _LooseTags(Extension):
+    def extendMarkdown(self, md) -> None:  # noqa: N802 (Markdown's API)
+        md.inlinePatterns.register(HtmlInlineProcessor(LOOSE_TAG, md), "loose_html", 89)
+
+
 def markdown_html(source: str) -> str:
     if not source.strip():
         return ""
-    return sanitize(markdown.markdown(source, extensions=["sane_lists"], output_format="html"))
+    extensions = ["sane_lists", _LooseTags()]
+    return sanitize(markdown.markdown(source, extensions=extensions, output_format="html"))
 
 
 def plain(value: str) -> str:

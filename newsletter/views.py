@@ -13,7 +13,7 @@ from django.utils.feedgenerator import Atom1Feed
 
 from newsletter.models import Issue, Newsletter
 from newsletter.rendering import RenderError, issue_context
-from newsletter.text import plain
+from newsletter.text import markdown_text, plain
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +64,7 @@ class IssueFeed(Feed):
         return newsletter.name
 
     def subtitle(self, newsletter: Newsletter) -> str:
-        return newsletter.description
+        return markdown_text(newsletter.description)
 
     def link(self, newsletter: Newsletter) -> str:
         return newsletter.get_absolute_url()

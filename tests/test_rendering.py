@@ -1,0 +1,128 @@
+import re
+
+import pytest
+
+from newsletter.emails import personalize, values_for_address
+from newsletter.models import Issue, Link, Section
+from newsletter.rendering import GMAIL_CLIP_BYTES, RenderError, render_issue
+from tests.authoring_data import make_issue, make_newsletter
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def big_issue():
+    """60 links, each with a paragraph of commentary: a long month."""
+    return make_issue(make_newsletter(), sections=4, links=15)
+
+
+def test_it_renders_sixty_links_under_gmail_clipping_size(big_issue):
+    rendered = render_issue(big_issue)
+    # What a reader receives, with their (long, signed) links filled in.
+    html = personalize(rendered.html, values_for_address(big_issue.newsletter, to="a@example.com"))
+    size = len(html.encode())
+    assert size < GMAIL_CLIP_BYTES, f"{size} bytes"
+    assert html.count("Link 4.15") == 1
+
+
+def test_its_text_part_has_every_link_title_and_url(big_issue):
+    text = render_issue(big_issue).text
+    links = Link.objects.filter(section__issue=big_issue)
+    assert links.count() == 60
+    for link in links:
+        assert link.title in text
+        assert link.url in text
+    # Links inside commentary are spelled out, not lost.
+    assert "the notes (https://example.org/notes)" in text
+    assert "<" not in text
+
+
+def test_mjml_leaves_no_tags_or_errors_behind(big_issue):
+    html = render_issue(big_issue).html
+    assert html.startswith("<!doctype html>")
+    assert "<mj-" not in html
+    assert "MJML" not in html
+
+
+def test_it_carries_per_reader_placeholders_and_an_absolute_web_link(big_issue, settings):
+    rendered = render_issue(big_issue)
+    web_url = f"{settings.SITE_URL}/archive/field-notes/{big_issue.slug}/"
+    for part in (rendered.html, rendered.text):
+        assert "[[unsubscribe_url]]" in part
+        assert "[[preferences_url]]" in part
+        assert "14 Marlowe Yard" in part
+    assert f'href="{web_url}"' in rendered.html
+    assert web_url in rendered.text
+
+
+def test_it_shows_subject_preheader_and_sections_in_order():
+    issue = make_issue(make_newsletter(), subject="Big month", preheader="Read me first")
+    for position, title in [(2, "Learn"), (0, "What I made"), (1, "Research")]:
+        Section.objects.create(issue=issue, position=position, title=title)
+    rendered = render_issue(issue)
+    assert rendered.subject == "Big month"
+    assert rendered.preheader == "Read me first"
+    order = [rendered.text.index(t) for t in ("## What I made", "## Research", "## Learn")]
+    assert order == sorted(order)
+    assert "Read me first" in rendered.html
+
+
+def test_it_names_siblings_in_the_footer(settings):
+    newsletter = make_newsletter()
+    newsletter.siblings.add(make_newsletter("ml", name="ML Monthly"))
+    rendered = render_issue(make_issue(newsletter, sections=1, links=1))
+    assert "ML Monthly" in rendered.html
+    assert f"ML Monthly: {settings.SITE_URL}/subscribe/ml/" in rendered.text
+
+
+def test_it_reuses_the_render_until_a_link_changes(django_assert_max_num_queries):
+    issue = make_issue(make_newsletter(), sections=2, links=3)
+    first = render_issue(issue)
+    # Changed behind the app's back (no save signal): the cached render is reused.
+    Link.objects.filter(title="Link 1.1").update(title="Sneaky edit")
+    with django_assert_max_num_queries(3):
+        assert render_issue(issue) == first
+
+    link = Link.objects.get(title="Link 2.2")
+    link.title = "A better title"
+    link.save()
+    again = render_issue(Issue.objects.get(pk=issue.pk))
+    assert "A better title" in again.html
+    assert "A better title" in again.text
+    assert "Sneaky edit" in again.text
+
+
+def test_it_renders_again_when_a_link_or_section_is_deleted_or_added():
+    issue = make_issue(make_newsletter(), sections=2, links=2)
+    assert "Link 2.2" in render_issue(issue).text
+    Link.objects.get(title="Link 2.2").delete()
+    assert "Link 2.2" not in render_issue(issue).text
+    Section.objects.get(title="Section 1").delete()
+    assert "Link 1.1" not in render_issue(issue).text
+    Section.objects.create(issue=issue, position=9, title="Late addition")
+    assert "Late addition" in render_issue(issue).text
+
+
+def test_it_renders_again_when_the_newsletter_changes():
+    issue = make_issue(make_newsletter(), sections=1, links=1)
+    render_issue(issue)
+    issue.newsletter.postal_address = "PO Box 7, Leeds"
+    issue.newsletter.save()
+    assert "PO Box 7, Leeds" in render_issue(issue).text
+
+
+def test_a_render_error_names_the_section_link_and_field():
+    issue = make_issue(make_newsletter(), sections=2, links=3)
+    Section.objects.filter(title="Section 2").update(title="Research")
+    # Saved without the form's validation, as a script or an old row could.
+    Link.objects.filter(title="Link 2.3").update(url="javascript:alert(1)")
+    with pytest.raises(RenderError) as error:
+        render_issue(issue)
+    message = str(error.value)
+    assert re.search(r"Section 2 'Research' → link 3: url: .*http", message), message
+
+
+def test_a_missing_postal_address_is_a_render_error():
+    issue = make_issue(make_newsletter(postal_address=""), sections=1, links=1)
+    with pytest.raises(RenderError, match="postal address"):
+        render_issue(issue)
