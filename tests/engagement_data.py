@@ -48,3 +48,26 @@ def make_delivery(issue: Issue, subscription: Subscription, message_id: str = ""
         message_id=message_id,
         sent_at=timezone.now(),
     )
+
+
+def send_issue(issue: Issue) -> None:
+    """Send an issue with the sending module's plain functions, as the tasks would."""
+    from newsletter import sending
+
+    sending.issue_start(issue=issue, source=(Issue.Status.DRAFT, Issue.Status.SCHEDULED))
+    sending.plan_deliveries(issue_id=issue.pk)
+    for batch in sorted(set(issue.deliveries.values_list("batch", flat=True))):
+        sending.send_batch(issue_id=issue.pk, batch=batch)
+    issue.refresh_from_db()
+
+
+def make_draft(newsletter: Newsletter, number: int) -> Issue:
+    """A renderable draft (the previous send may already have drafted this number)."""
+    issue, _ = Issue.objects.update_or_create(
+        newsletter=newsletter,
+        number=number,
+        defaults={"subject": f"Issue {number}", "status": Issue.Status.DRAFT},
+    )
+    if not Link.objects.filter(section__issue=issue).exists():
+        make_link(issue, f"https://example.org/{number}/paper", title="A paper worth reading")
+    return issue

@@ -1,15 +1,20 @@
 """Tracked links: /l/<link token>/ and /l/<link token>/<recipient key>/."""
 
+import re
+
 import pytest
 
 from newsletter.models import Click
+from newsletter.rendering import render_issue
 from newsletter.tracking import link_token, recipient_key, tracked_href
 from tests.engagement_data import (
     make_delivery,
+    make_draft,
     make_issue,
     make_link,
     make_newsletter,
     make_reader,
+    send_issue,
 )
 
 URL = "https://example.org/papers/attention?utm_source=x&q=a%20b#section-2"
@@ -129,3 +134,36 @@ def test_tracked_links_carry_the_recipient_key_placeholder(link):
     href = tracked_href(link, per_subscriber=True)
     assert href.endswith(f"/l/{link_token(link)}/[[recipient_key]]/")
     assert tracked_href(link, per_subscriber=False).endswith(f"/l/{link_token(link)}/")
+
+
+TRACKED = re.compile(r'href="https?://[^/"]+(/l/[^"]+)"')
+
+
+def test_links_in_a_sent_issue_count_the_click_for_its_reader(client, mailgun, db):
+    newsletter = make_newsletter()
+    alice = make_reader(newsletter, "alice@example.com")
+    make_reader(newsletter, "bob@example.com")
+    issue = make_draft(newsletter, 1)
+    send_issue(issue)
+
+    [message] = mailgun.messages_to("alice@example.com")
+    [path] = TRACKED.findall(message.html)
+    response = client.get(path)
+    assert response["Location"] == "https://example.org/1/paper"
+    assert Click.objects.get().delivery == issue.deliveries.get(subscriber=alice.subscriber)
+
+
+def test_links_have_no_reader_key_without_per_subscriber_tracking(mailgun, db):
+    newsletter = make_newsletter(per_subscriber_tracking=False)
+    make_reader(newsletter, "alice@example.com")
+    send_issue(make_draft(newsletter, 1))
+    [message] = mailgun.messages_to("alice@example.com")
+    [path] = TRACKED.findall(message.html)
+    assert re.fullmatch(r"/l/[^/]+/", path)
+
+
+def test_links_go_straight_to_their_url_when_click_tracking_is_off(db):
+    issue = make_draft(make_newsletter(click_tracking=False), 1)
+    html = render_issue(issue).html
+    assert 'href="https://example.org/1/paper"' in html
+    assert "/l/" not in html

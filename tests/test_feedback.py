@@ -1,11 +1,20 @@
 """Reader feedback: /f/<recipient key>/<answer>/ (GET shows a button, POST records)."""
 
+import re
+
 import pytest
 
 from newsletter.feedback import answer_links
 from newsletter.models import Feedback
 from newsletter.tracking import recipient_key
-from tests.engagement_data import make_delivery, make_issue, make_newsletter, make_reader
+from tests.engagement_data import (
+    make_delivery,
+    make_draft,
+    make_issue,
+    make_newsletter,
+    make_reader,
+    send_issue,
+)
 
 
 @pytest.fixture
@@ -73,3 +82,20 @@ def test_answer_links_offer_three_answers_with_the_reader_placeholder(settings):
     assert [a["answer"] for a in links] == ["loved", "ok", "no"]
     for a in links:
         assert a["url"] == f"{settings.SITE_URL}/f/[[recipient_key]]/{a['answer']}/"
+
+
+def test_a_sent_issue_offers_each_reader_answers_of_their_own(client, mailgun, db):
+    newsletter = make_newsletter()
+    for email in ("alice@example.com", "bob@example.com"):
+        make_reader(newsletter, email)
+    issue = make_draft(newsletter, 1)
+    send_issue(issue)
+
+    [message] = mailgun.messages_to("bob@example.com")
+    paths = re.findall(r"https?://[^/\s\"]+(/f/[^/\s\"]+/(?:loved|ok|no)/)", message.html)
+    assert len(paths) == 3
+    assert len(re.findall(r"/f/[^/\s]+/(?:loved|ok|no)/", message.text)) == 3
+    client.post(paths[-1])
+    feedback = Feedback.objects.get()
+    assert feedback.delivery.subscriber.email == "bob@example.com"
+    assert feedback.answer == "no"
