@@ -19,6 +19,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 
 from newsletter.admin_sending import SendingAdminMixin
+from newsletter.admin_stats import StatsAdminMixin
 from newsletter.emails import personalize, send_test_issue, values_for_address
 from newsletter.models import Issue, Link, Newsletter, Section, issue_slug
 from newsletter.rendering import GMAIL_CLIP_BYTES, RenderError, render_issue
@@ -126,7 +127,7 @@ def preview_document(html: str) -> str:
 
 
 @admin.register(Issue)
-class IssueAdmin(SendingAdminMixin, nested_admin.NestedModelAdmin):
+class IssueAdmin(StatsAdminMixin, SendingAdminMixin, nested_admin.NestedModelAdmin):
     form = IssueForm
     list_display = ("newsletter", "number", "subject", "status", "send_at")
     list_display_links = ("number", "subject")
