@@ -5,9 +5,15 @@ taken from the emails themselves."""
 import pytest
 
 from subscribers.models import Subscription
+from tests.conftest import wait_for
 from tests.subscriber_data import html_of, link_in, make_newsletter, path_of
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def no_rate_limits(settings):
+    settings.RATELIMIT_ENABLED = False
 
 
 def test_it_takes_a_reader_from_signup_to_unsubscribed(
@@ -97,3 +103,19 @@ def test_it_welcomes_once_when_the_confirm_button_is_pressed_twice(
         "Confirm your subscription to ML Monthly",
         "Welcome to ML Monthly",
     ]
+
+
+@pytest.mark.worker
+@pytest.mark.django_db(transaction=True)
+def test_it_sends_the_confirmation_from_a_separate_worker_through_the_esp(
+    celery_worker, fake_esp, client, settings
+):
+    """The web process only enqueues; a real worker (Mailgun backend) sends."""
+    celery_worker()
+    make_newsletter()
+    response = client.post("/subscribe/ml-monthly/", {"email": "worker-path@example.com"})
+    assert response.status_code == 200
+
+    [message] = wait_for(lambda: fake_esp.messages_to("worker-path@example.com"), timeout=60)
+    assert message.subject == "Confirm your subscription to ML Monthly"
+    assert "/confirm/" in message.text

@@ -1,0 +1,133 @@
+import pytest
+from django.test import Client
+from django.urls import reverse
+
+from subscribers import tokens
+from subscribers.models import Subscription
+from tests.subscriber_data import link_in, make_newsletter, make_subscription, path_of, status_of
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def reader():
+    return make_subscription(make_newsletter(), "reader@example.com", "confirmed")
+
+
+@pytest.fixture
+def post(client, django_capture_on_commit_callbacks):
+    def post(path, data=None):
+        with django_capture_on_commit_callbacks(execute=True):
+            return client.post(path, data or {})
+
+    return post
+
+
+def unsubscribe_path(subscription) -> str:
+    return path_of(tokens.unsubscribe_url(subscription))
+
+
+def test_it_asks_first_showing_the_newsletter_and_a_masked_address(client, reader):
+    page = client.get(unsubscribe_path(reader))
+    assert page.status_code == 200
+    assert "Unsubscribe from ML Monthly?" in page.text
+    assert "re…@example.com" in page.text
+    assert "reader@example.com" not in page.text
+    assert "Would you tell us why?" in page.text
+    assert status_of(reader) == "confirmed"
+
+
+def test_it_unsubscribes_on_post_without_a_reason(post, reader, mailoutbox):
+    response = post(unsubscribe_path(reader))
+    assert response.status_code == 200
+    assert "You are unsubscribed" in response.text
+    reader.refresh_from_db()
+    assert reader.status == "unsubscribed"
+    assert reader.unsubscribed_at is not None
+    assert reader.reason == ""
+    assert mailoutbox == []
+
+
+def test_it_keeps_the_reason_and_comment(post, reader):
+    post(unsubscribe_path(reader), {"reason": "not-relevant", "comment": " Moved on to Rust. "})
+    reader.refresh_from_db()
+    assert reader.reason == "The content is not relevant to me any more: Moved on to Rust."
+
+
+def test_it_unsubscribes_even_with_a_bogus_reason(post, reader):
+    post(unsubscribe_path(reader), {"reason": "<script>", "comment": "x" * 5000})
+    assert status_of(reader) == "unsubscribed"
+
+
+def test_it_works_without_cookies_or_csrf_token(reader):
+    response = Client(enforce_csrf_checks=True).post(unsubscribe_path(reader))
+    assert response.status_code == 200
+    assert status_of(reader) == "unsubscribed"
+
+
+def test_it_offers_to_resubscribe_and_does_so_on_post(post, reader, mailoutbox):
+    path = unsubscribe_path(reader)
+    done = post(path)
+    assert 'name="action" value="resubscribe"' in done.text
+    back = post(path, {"action": "resubscribe"})
+    assert back.status_code == 200
+    assert "Welcome back" in back.text
+    reader.refresh_from_db()
+    assert reader.status == "confirmed"
+    assert reader.unsubscribed_at is None
+    assert mailoutbox == []  # no second welcome
+
+
+def test_it_asks_a_never_confirmed_reader_to_confirm_when_resubscribing(post, mailoutbox):
+    subscription = make_subscription(make_newsletter(), "new@example.com", "pending")
+    path = unsubscribe_path(subscription)
+    post(path)
+    assert status_of(subscription) == "unsubscribed"
+    back = post(path, {"action": "resubscribe"})
+    assert "Check your inbox" in back.text
+    assert status_of(subscription) == "pending"
+    assert link_in(mailoutbox[0], "/confirm/")
+
+
+def test_it_says_done_again_when_already_unsubscribed(post, reader):
+    post(unsubscribe_path(reader))
+    again = post(unsubscribe_path(reader))
+    assert again.status_code == 200
+    assert "You are unsubscribed" in again.text
+
+
+def test_it_leaves_a_bounced_subscription_bounced(post, reader):
+    Subscription.objects.filter(pk=reader.pk).update(status="bounced")
+    post(unsubscribe_path(reader))
+    assert status_of(reader) == "bounced"
+
+
+def test_it_refuses_a_confirm_token_used_to_unsubscribe(client, post, reader):
+    token = tokens.confirm_url(reader).rstrip("/").rsplit("/", 1)[1]
+    path = reverse("unsubscribe", args=[token])
+    for response in (client.get(path), post(path)):
+        assert response.status_code == 400
+        assert "This link does not work" in response.text
+    assert status_of(reader) == "confirmed"
+
+
+def test_it_refuses_one_newsletters_token_for_anothers_subscription(post, reader):
+    other = make_newsletter("rust-notes", name="Rust Notes")
+    make_subscription(other, "reader@example.com", "confirmed")
+    token = tokens.make_token("unsubscribe", {"s": reader.pk, "n": other.pk})
+    response = post(reverse("unsubscribe", args=[token]))
+    assert response.status_code == 404
+    assert set(Subscription.objects.values_list("status", flat=True)) == {"confirmed"}
+
+
+def test_it_refuses_a_tampered_token(post, reader):
+    path = unsubscribe_path(reader)
+    response = post(path[:-3] + "zz/")
+    assert response.status_code == 400
+    assert status_of(reader) == "confirmed"
+
+
+def test_it_refuses_a_token_with_a_malformed_payload(post, reader):
+    token = tokens.make_token("unsubscribe", {"s": str(reader.pk), "n": None})
+    assert post(reverse("unsubscribe", args=[token])).status_code == 400
+    assert status_of(reader) == "confirmed"
