@@ -78,6 +78,9 @@ class IssueFeed(Feed):
     def item_title(self, issue: Issue) -> str:
         return f"#{issue.number}: {plain(issue.subject)}"
 
+    def item_author_name(self, issue: Issue) -> str:
+        return issue.newsletter.sender_name
+
     def item_description(self, issue: Issue) -> str:
         try:
             return render_to_string("newsletter/issue_body.html", issue_context(issue))

@@ -1,0 +1,62 @@
+import feedparser
+import pytest
+from django.urls import reverse
+
+from newsletter.models import Issue
+from tests.authoring_data import make_issue, make_newsletter
+
+pytestmark = pytest.mark.django_db
+
+S = Issue.Status
+
+
+@pytest.fixture
+def newsletter():
+    newsletter = make_newsletter(description="Web things, monthly.")
+    for number, status in enumerate([S.SENT, S.SENT, S.SENDING, S.SCHEDULED, S.DRAFT], 1):
+        make_issue(
+            newsletter, number, subject=f"Subject {number}", status=status, sections=1, links=2
+        )
+    return newsletter
+
+
+def fetch(client, slug="field-notes"):
+    response = client.get(reverse("feed", args=[slug]))
+    return response, feedparser.parse(response.content)
+
+
+def test_the_feed_is_atom_and_lists_only_sent_issues(client, newsletter):
+    response, feed = fetch(client)
+    assert response["Content-Type"].startswith("application/atom+xml")
+    assert feed.version == "atom10"
+    assert not feed.bozo, feed.get("bozo_exception")
+    assert feed.feed.title == "Field Notes"
+    assert feed.feed.subtitle == "Web things, monthly."
+    assert [entry.title for entry in feed.entries] == ["#2: Subject 2", "#1: Subject 1"]
+
+
+def test_entries_link_to_the_web_page_and_carry_the_issue(client, newsletter):
+    _, feed = fetch(client)
+    entry = feed.entries[0]
+    issue = newsletter.issues.get(number=2)
+    assert entry.link == "http://testserver" + issue.get_absolute_url()
+    assert client.get(entry.link).status_code == 200
+    assert "Link 1.2" in entry.summary
+    assert "https://example.com/articles/1/2/" in entry.summary
+    assert entry.author == "Mara"
+    assert entry.published_parsed is not None
+
+
+def test_an_unknown_or_private_newsletter_has_no_feed(client, newsletter):
+    assert fetch(client, "nope")[0].status_code == 404
+    newsletter.is_public = False
+    newsletter.save()
+    assert fetch(client)[0].status_code == 404
+
+
+def test_a_newsletter_with_nothing_sent_has_an_empty_feed(client):
+    make_issue(make_newsletter("quiet"), 1, status=S.DRAFT)
+    response, feed = fetch(client, "quiet")
+    assert response.status_code == 200
+    assert feed.version == "atom10"
+    assert feed.entries == []
