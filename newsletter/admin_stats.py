@@ -19,7 +19,7 @@ from django.utils.html import format_html
 
 from newsletter.charts import GrowthPoint, growth_chart
 from newsletter.feedback import feedback_totals
-from newsletter.models import Click, Delivery, Issue, Link, Newsletter, Section
+from newsletter.models import Click, Delivery, Feedback, Issue, Link, Newsletter, Section
 from subscribers.models import Subscription
 
 GONE = (
@@ -46,6 +46,8 @@ class IssueStats:
     unique_clicks: int | None  # None when readers are not tracked one by one
     clicks: int
 
+    answers: int = 0  # feedback answers
+
     @property
     def reached(self) -> int:
         """What rates are taken of: delivered when the ESP reports it, else sent."""
@@ -58,6 +60,27 @@ class IssueStats:
     @property
     def open_rate(self) -> str:
         return percent(self.opened, self.reached) if self.opened else "—"
+
+    @property
+    def rates_of(self) -> str:
+        return "delivered" if self.delivered else "sent"
+
+    # Shares of the emails sent, shown under each delivery figure.
+    @property
+    def delivered_rate(self) -> str:
+        return percent(self.delivered, self.sent)
+
+    @property
+    def bounce_rate(self) -> str:
+        return percent(self.bounced, self.sent)
+
+    @property
+    def complaint_rate(self) -> str:
+        return percent(self.complained, self.sent)
+
+    @property
+    def unsubscribe_rate(self) -> str:
+        return percent(self.unsubscribed, self.sent)
 
 
 def unsubscribed_after(issue: Issue) -> int:
@@ -100,6 +123,7 @@ def issue_stats(issue: Issue) -> IssueStats:
         **figures,
         unsubscribed=unsubscribed_after(issue),
         clicks=Click.objects.filter(link__section__issue=issue).count(),
+        answers=Feedback.objects.filter(delivery__issue=issue).count(),
     )
 
 

@@ -63,6 +63,14 @@ def _month_labels(points: list[GrowthPoint], y: float) -> SafeString:
     )
 
 
+def _middle(ceiling: int, y) -> SafeString:
+    """A labelled gridline halfway up (none when the axis only goes to 1)."""
+    half = ceiling // 2
+    if not half:
+        return mark_safe("")
+    return format_html("{}{}", _gridline(y(half)), _y_label(LEFT - 8, y(half), half))
+
+
 def _total_panel(points: list[GrowthPoint], top: float, height: float) -> SafeString:
     ceiling = nice_ceiling(max(p.total for p in points))
     bottom = top + height
@@ -91,7 +99,7 @@ def _total_panel(points: list[GrowthPoint], top: float, height: float) -> SafeSt
         top - 10,
         _gridline(top),
         _gridline(bottom),
-        _gridline(y(ceiling // 2)),
+        _middle(ceiling, y),
         _y_label(LEFT - 8, top, ceiling),
         _y_label(LEFT - 8, bottom, 0),
         area,
@@ -109,40 +117,29 @@ def _flow_panel(points: list[GrowthPoint], top: float, height: float) -> SafeStr
     scale = (height / 2) / ceiling
     slot = (WIDTH - LEFT - RIGHT) / len(points)
     bar = max(2.0, min(18.0, slot * 0.6))
+
+    def rect(x: float, count: int, up: bool, colour: str, what: str, week: date) -> SafeString:
+        h = round(count * scale, 1)
+        return format_html(
+            '<rect x="{}" y="{}" width="{}" height="{}" fill="{}" rx="1.5">'
+            "<title>Week of {}: {} {}</title></rect>",
+            x,
+            round(axis - h, 1) if up else axis,
+            round(bar, 1),
+            h,
+            colour,
+            week.strftime("%d %b %Y"),
+            count,
+            what,
+        )
+
     bars = []
     for i, p in enumerate(points):
         x = round(_x(i, len(points)) - bar / 2, 1)
-        week = p.week.strftime("%d %b %Y")
         if p.joined:
-            h = round(p.joined * scale, 1)
-            bars.append(
-                format_html(
-                    '<rect x="{}" y="{}" width="{}" height="{}" fill="{}" rx="1.5">'
-                    "<title>Week of {}: {} confirmed</title></rect>",
-                    x,
-                    round(axis - h, 1),
-                    round(bar, 1),
-                    h,
-                    JOINED,
-                    week,
-                    p.joined,
-                )
-            )
+            bars.append(rect(x, p.joined, True, JOINED, "confirmed", p.week))
         if p.left:
-            h = round(p.left * scale, 1)
-            bars.append(
-                format_html(
-                    '<rect x="{}" y="{}" width="{}" height="{}" fill="{}" rx="1.5">'
-                    "<title>Week of {}: {} left</title></rect>",
-                    x,
-                    axis,
-                    round(bar, 1),
-                    h,
-                    LEFT_COLOUR,
-                    week,
-                    p.left,
-                )
-            )
+            bars.append(rect(x, p.left, False, LEFT_COLOUR, "left", p.week))
     return format_html(
         '<text x="{}" y="{}" class="heading">Each week: '
         '<tspan fill="{}">■ confirmed</tspan> <tspan fill="{}">■ unsubscribed, bounced'

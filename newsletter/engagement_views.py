@@ -1,7 +1,7 @@
 """Reader-facing engagement links: tracked clicks (/l/) and feedback answers (/f/).
 Thin: the work is in newsletter.tracking and newsletter.feedback."""
 
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
@@ -11,11 +11,16 @@ from newsletter import feedback as reader_feedback
 from newsletter.tracking import record_click
 
 
+def bad_link(request: HttpRequest) -> HttpResponse:
+    """Forged, altered or cut short: the site's own "this link does not work" page."""
+    return render(request, "subscribers/bad_link.html", status=404)
+
+
 @never_cache
 def click(request: HttpRequest, link_token: str, recipient_key: str = "") -> HttpResponse:
     url = record_click(link_token, recipient_key)
     if url is None:
-        raise Http404("This link is not valid.")
+        return bad_link(request)
     # The stored URL only, never one taken from the request: no open redirect.
     return HttpResponseRedirect(url)
 
@@ -28,8 +33,7 @@ def click(request: HttpRequest, link_token: str, recipient_key: str = "") -> Htt
 def feedback(request: HttpRequest, recipient_key: str, answer: str) -> HttpResponse:
     delivery = reader_feedback.delivery_for(recipient_key)
     if delivery is None or answer not in reader_feedback.ANSWERS.values:
-        ctx = {"invalid": True}
-        return render(request, "newsletter/feedback.html", ctx, status=404)
+        return bad_link(request)
     ctx = {
         "issue": delivery.issue,
         "newsletter": delivery.issue.newsletter,

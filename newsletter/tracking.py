@@ -163,7 +163,7 @@ def find_delivery(message_id: str, recipient: str) -> Delivery | None:
         Delivery.objects.filter(
             message_id__in=[message_id, bare, f"<{bare}>"], subscriber__email__iexact=recipient
         )
-        .select_related("issue")
+        .select_related("issue", "subscriber")
         .first()
     )
 
@@ -207,15 +207,19 @@ def _subscription(delivery: Delivery):
 
 
 def _suppress(delivery: Delivery, status: str, when: datetime, reason: str) -> None:
-    """Stop mail to this subscription at once (the planner sends to confirmed only)."""
+    """Stop mail to this reader at once: the planner sends to confirmed subscriptions
+    only, and a signup form will not bring a suppressed address back."""
+    from subscribers.subscriptions import suppress
+
+    active = Q(status__in=[Subscription.Status.PENDING, Subscription.Status.CONFIRMED])
+    subscription = _subscription(delivery)
+    subscription.filter(active).update(status=status, unsubscribed_at=when, reason=reason[:500])
     if status == Subscription.Status.COMPLAINED:
-        # A complaint outranks everything: never write to this reader again.
-        active = ~Q(status=status)
-    else:
-        active = Q(status__in=[Subscription.Status.PENDING, Subscription.Status.CONFIRMED])
-    _subscription(delivery).filter(active).update(
-        status=status, unsubscribed_at=when, reason=reason[:500]
-    )
+        # A complaint outranks an earlier unsubscribe or bounce (which keep their date).
+        subscription.exclude(active).exclude(status=status).update(
+            status=status, reason=reason[:500]
+        )
+    suppress(delivery.subscriber.email, reason=status)
 
 
 def _reason(event: AnymailTrackingEvent, fallback: str) -> str:

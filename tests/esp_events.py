@@ -54,31 +54,20 @@ def mailgun_event(event: str, recipient: str, message_id: str, **data) -> dict:
     }
 
 
-def mailgun_bounce(recipient: str, message_id: str) -> dict:
-    return mailgun_event(
-        "failed",
-        recipient,
-        message_id,
-        severity="permanent",
-        reason="bounce",
-        **{
-            "delivery-status": {
-                "code": 550,
-                "message": "5.1.1 The email account that you tried to reach does not exist.",
-                "description": "Not delivering to previously bounced address",
-            }
-        },
+def mailgun_failure(recipient: str, message_id: str, *, permanent: bool = True) -> dict:
+    """A hard bounce, or (permanent=False) a deferral Mailgun will retry."""
+    code, text = (
+        (550, "5.1.1 The email account does not exist.")
+        if permanent
+        else (452, "4.2.2 Mailbox full")
     )
-
-
-def mailgun_deferral(recipient: str, message_id: str) -> dict:
     return mailgun_event(
         "failed",
         recipient,
         message_id,
-        severity="temporary",
-        reason="generic",
-        **{"delivery-status": {"code": 452, "message": "4.2.2 Mailbox full", "description": ""}},
+        severity="permanent" if permanent else "temporary",
+        reason="bounce" if permanent else "generic",
+        **{"delivery-status": {"code": code, "message": text, "description": ""}},
     )
 
 

@@ -84,6 +84,7 @@ def test_it_ignores_any_url_in_the_request(client, link):
 def test_an_altered_or_forged_link_answers_404(client, link, tamper):
     response = client.get(f"/l/{tamper(link_token(link))}/")
     assert response.status_code == 404
+    assert "This link does not work" in response.content.decode()
     assert Click.objects.count() == 0
 
 

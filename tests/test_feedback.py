@@ -67,7 +67,7 @@ def test_an_altered_key_gets_a_clear_404_and_records_nothing(client, delivery, m
     key = recipient_key(delivery)
     response = getattr(client, method)(f"/f/{key[:-3]}abc/loved/")
     assert response.status_code == 404
-    assert "This link is not valid" in response.content.decode()
+    assert "This link does not work" in response.content.decode()
     assert Feedback.objects.count() == 0
 
 

@@ -88,7 +88,8 @@ def test_it_shows_the_figures_of_a_send(client, editor, sent_issue):
     assert figure(page, "opens") == "3"
     assert figure(page, "unique-clicks") == "3"
     assert figure(page, "click-rate") == "60.0%"  # 3 of 5 delivered
-    assert "4 clicks in all" in page
+    assert figure(page, "clicks") == "4"
+    assert figure(page, "answers") == "3"
 
 
 def test_it_ranks_links_and_sections_by_clicks(client, editor, sent_issue):

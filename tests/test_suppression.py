@@ -35,7 +35,7 @@ def test_bounced_and_complaining_readers_get_nothing_next_time_mailgun(client, m
     send_issue(first)
     assert mailgun.recipients() == set(READERS)
 
-    bounce = esp_events.mailgun_bounce("bob@example.com", message_id(first, "bob@example.com"))
+    bounce = esp_events.mailgun_failure("bob@example.com", message_id(first, "bob@example.com"))
     complaint = esp_events.mailgun_event(
         "complained", "carol@example.com", message_id(first, "carol@example.com")
     )
@@ -64,23 +64,23 @@ def test_bounced_and_complaining_readers_get_nothing_next_time_postmark(
     assert postmark.recipients() == {"alice@example.com"}
 
 
-def defer(client, issue, email: str, times: int = 1) -> None:
-    for _ in range(times):  # an ESP reports each retry of a deferred message
-        body = esp_events.mailgun_deferral(email, message_id(issue, email))
+def send_and_defer(client, newsletter, number: int, email: str, times: int = 1):
+    """Send issue `number`; the ESP reports `times` deferrals (retries) for `email`."""
+    issue = make_draft(newsletter, number)
+    send_issue(issue)
+    for _ in range(times):
+        body = esp_events.mailgun_failure(email, message_id(issue, email), permanent=False)
         assert post_mailgun(client, body, **AUTH).status_code == 200
+    return issue
 
 
 def test_three_soft_bounces_in_a_row_suppress(client, mailgun, newsletter):
     bob = "bob@example.com"
     for number in (1, 2):
-        issue = make_draft(newsletter, number)
-        send_issue(issue)
-        defer(client, issue, bob, times=3)
+        send_and_defer(client, newsletter, number, bob, times=3)  # one issue counts once
         assert status(newsletter, bob) == "confirmed"
 
-    third = make_draft(newsletter, 3)
-    send_issue(third)
-    defer(client, third, bob)
+    send_and_defer(client, newsletter, 3, bob)
     subscription = Subscription.objects.get(subscriber__email=bob)
     assert subscription.status == "bounced"
     assert subscription.soft_bounces == 3
@@ -94,15 +94,11 @@ def test_three_soft_bounces_in_a_row_suppress(client, mailgun, newsletter):
 
 def test_a_delivery_ends_the_soft_bounce_streak(client, mailgun, newsletter):
     bob = "bob@example.com"
-    for number in (1, 2):
-        issue = make_draft(newsletter, number)
-        send_issue(issue)
-        defer(client, issue, bob)
-    delivered = esp_events.mailgun_event("delivered", bob, message_id(issue, bob))
+    send_and_defer(client, newsletter, 1, bob)
+    second = send_and_defer(client, newsletter, 2, bob)
+    delivered = esp_events.mailgun_event("delivered", bob, message_id(second, bob))
     post_mailgun(client, delivered, **AUTH)  # issue 2 got through after all
-    third = make_draft(newsletter, 3)
-    send_issue(third)
-    defer(client, third, bob)
+    send_and_defer(client, newsletter, 3, bob)
 
     subscription = Subscription.objects.get(subscriber__email=bob)
     assert subscription.status == "confirmed"

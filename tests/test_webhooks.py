@@ -8,6 +8,7 @@ import pytest
 
 from newsletter.models import Delivery, WebhookEvent
 from subscribers.models import Subscription
+from subscribers.subscriptions import Consent, subscribe
 from tests import esp_events
 from tests.engagement_data import make_delivery, make_issue, make_newsletter, make_reader
 from tests.esp_events import AUTH, post_mailgun, post_postmark
@@ -54,29 +55,36 @@ def test_it_records_a_mailgun_delivery(client, mailgun_delivery):
 
 
 def test_it_suppresses_a_mailgun_hard_bounce(client, mailgun_delivery, alice):
-    body = mailgun_event(
-        "failed",
-        severity="permanent",
-        reason="bounce",
-        **{
-            "delivery-status": {
-                "code": 550,
-                "message": "5.1.1 The email account that you tried to reach does not exist.",
-                "description": "Not delivering to previously bounced address",
-            }
-        },
-    )
+    body = esp_events.mailgun_failure("alice@example.com", MAILGUN_ID)
     assert post_mailgun(client, body, **AUTH).status_code == 200
     assert fresh(mailgun_delivery).bounced_at is not None
     alice = fresh(alice)
     assert alice.status == Subscription.Status.BOUNCED
-    assert "bounced" in alice.reason
+    assert "does not exist" in alice.reason
 
 
 def test_it_suppresses_a_mailgun_complaint(client, mailgun_delivery, alice):
     assert post_mailgun(client, mailgun_event("complained"), **AUTH).status_code == 200
     assert fresh(mailgun_delivery).complained_at is not None
     assert fresh(alice).status == Subscription.Status.COMPLAINED
+
+
+def test_a_signup_form_cannot_bring_back_a_complaining_address(client, mailgun_delivery, alice):
+    post_mailgun(client, mailgun_event("complained"), **AUTH)
+    other = make_newsletter(slug="other")
+    outcome = subscribe(other, email="alice@example.com", consent=Consent(source="form"))
+    assert outcome == "nothing"
+    assert not Subscription.objects.filter(newsletter=other).exists()
+
+
+def test_a_complaint_after_an_unsubscribe_keeps_the_date_they_left(client, mailgun_delivery, alice):
+    Subscription.objects.filter(pk=alice.pk).update(
+        status=Subscription.Status.UNSUBSCRIBED, unsubscribed_at=mailgun_delivery.sent_at
+    )
+    post_mailgun(client, mailgun_event("complained"), **AUTH)
+    alice = fresh(alice)
+    assert alice.status == Subscription.Status.COMPLAINED
+    assert alice.unsubscribed_at == mailgun_delivery.sent_at
 
 
 def test_it_records_mailgun_opens_and_clicks(client, mailgun_delivery):
