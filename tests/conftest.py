@@ -87,6 +87,8 @@ class Worker:
             "ESP_API_URL": esp.mailgun_url if esp_name == "mailgun" else esp.postmark_url,
             "ESP_TIMEOUT": os.getenv("TEST_ESP_TIMEOUT", "3"),
             "LOG_LEVEL": "WARNING",
+            # Share this run's cache and rate-limit keys (the default prefix has the pid in it).
+            "CACHE_PREFIX": settings.CACHES["default"].get("KEY_PREFIX", ""),
             "CELERY_TASK_ALWAYS_EAGER": "False",
         }
         self.concurrency = concurrency
@@ -126,7 +128,9 @@ class Worker:
 
     def stop(self) -> None:
         if self.process and self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
+            # The main process alone: it shuts its pool down (a TERM to the whole
+            # group kills the pool under it, and its shutdown then hangs).
+            self.process.send_signal(signal.SIGTERM)
             try:
                 self.process.wait(timeout=15)
             except subprocess.TimeoutExpired:

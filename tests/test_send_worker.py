@@ -1,0 +1,188 @@
+"""The send through a real Celery worker process and the fake ESP over HTTP:
+the acceptance of the delivery pipeline (exactly once, whatever goes wrong)."""
+
+import threading
+from datetime import timedelta
+from urllib.parse import urlsplit
+
+import pytest
+from django.db import connection
+from django.utils import timezone
+
+from newsletter import sending
+from newsletter.models import Delivery, Issue
+from subscribers import tokens
+from subscribers.models import Subscription
+from tests.conftest import wait_for
+from tests.sending_data import (
+    assert_own_links,
+    by_recipient,
+    emails_of,
+    make_issue,
+    make_newsletter,
+    make_readers,
+    states,
+)
+
+pytestmark = pytest.mark.worker
+
+State = Delivery.State
+FINAL = (Issue.Status.SENT, Issue.Status.PAUSED, Issue.Status.CANCELLED)
+
+
+def wait_until_sent(issue: Issue, timeout: float = 90) -> Issue:
+    def finished():
+        issue.refresh_from_db()
+        return issue.status in FINAL
+
+    wait_for(finished, timeout=timeout, interval=0.2)
+    assert issue.status == Issue.Status.SENT, states(issue)
+    return issue
+
+
+def test_every_confirmed_reader_gets_exactly_one_message_with_their_own_links(
+    celery_worker, fake_esp
+):
+    newsletter = make_newsletter(batch_size=1000)
+    issue = make_issue(newsletter)
+    readers = make_readers(newsletter, 10_000)
+    others = (
+        make_readers(newsletter, 10, status="pending", prefix="pending")
+        + make_readers(newsletter, 10, status="unsubscribed", prefix="left")
+        + make_readers(newsletter, 10, status="bounced", prefix="bounced")
+    )
+    celery_worker()
+
+    sending.issue_send_now(issue=issue)
+    wait_until_sent(issue)
+
+    assert fake_esp.recipients() == emails_of(readers)
+    assert not fake_esp.duplicates()
+    assert fake_esp.recipients().isdisjoint(emails_of(others))
+    assert fake_esp.calls == 10  # one API call per batch of 1,000
+    index = by_recipient(fake_esp)
+    for reader in readers:
+        assert_own_links(fake_esp, reader, index)
+    assert states(issue) == {"sent": 10_000}
+    assert issue.sent_at is not None
+
+
+def test_two_concurrent_triggers_send_the_issue_once(celery_worker, fake_esp):
+    newsletter = make_newsletter(batch_size=100)
+    issue = make_issue(newsletter)
+    readers = make_readers(newsletter, 500)
+    Issue.objects.filter(pk=issue.pk).update(
+        status=Issue.Status.SCHEDULED, send_at=timezone.now() - timedelta(seconds=1)
+    )
+    celery_worker()
+    started, refused = [], []
+    gate = threading.Barrier(4)
+
+    def beat():
+        gate.wait()
+        try:
+            started.extend(sending.start_due_issues())
+        finally:
+            connection.close()
+
+    def click():
+        gate.wait()
+        try:
+            sending.issue_send_now(issue=Issue.objects.get(pk=issue.pk))
+            started.append(issue)
+        except sending.SendingError as exc:
+            refused.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=t) for t in (beat, beat, click, click)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert len(started) == 1
+    assert refused  # at least the losing click was told so
+    wait_until_sent(issue)
+    assert fake_esp.recipients() == emails_of(readers)
+    assert not fake_esp.duplicates()
+    assert fake_esp.calls == 5
+    assert Delivery.objects.filter(issue=issue).count() == 500
+
+
+def test_it_completes_through_esp_errors_and_throttling_without_duplicates(
+    celery_worker, fake_esp
+):
+    newsletter = make_newsletter(batch_size=50)
+    issue = make_issue(newsletter)
+    readers = make_readers(newsletter, 1000)
+    fake_esp.faults.error_5xx = 0.10
+    fake_esp.faults.error_429 = 0.05
+    fake_esp.faults.retry_after = 1
+    celery_worker()
+
+    sending.issue_send_now(issue=issue)
+    wait_until_sent(issue)
+
+    assert fake_esp.responses[503] + fake_esp.responses[429] > 0  # the faults did happen
+    assert fake_esp.recipients() == emails_of(readers)
+    assert not fake_esp.duplicates()
+    assert states(issue) == {"sent": 1000}
+
+
+def test_a_reader_who_unsubscribes_mid_send_before_their_batch_gets_nothing(
+    celery_worker, fake_esp, client
+):
+    newsletter = make_newsletter(batch_size=20)
+    issue = make_issue(newsletter)
+    readers = make_readers(newsletter, 400)
+    leaver = readers[-1]  # in the last batch
+    fake_esp.faults.latency = 0.3
+    celery_worker()
+
+    sending.issue_send_now(issue=issue)
+    wait_for(lambda: fake_esp.calls >= 1, timeout=30)
+    assert Delivery.objects.get(issue=issue, subscriber=leaver.subscriber).state == State.PLANNED
+    path = urlsplit(tokens.one_click_url(leaver)).path
+    response = client.post(path, {"List-Unsubscribe": "One-Click"})
+    assert response.status_code == 200
+    wait_until_sent(issue)
+
+    assert Subscription.objects.get(pk=leaver.pk).status == Subscription.Status.UNSUBSCRIBED
+    assert fake_esp.messages_to(leaver.subscriber.email) == []
+    assert fake_esp.recipients() == emails_of(readers[:-1])
+    assert not fake_esp.duplicates()
+    assert states(issue) == {"sent": 399, "skipped": 1}
+
+
+def test_a_killed_worker_leaves_nobody_mailed_twice_and_unknown_outcomes_ambiguous(
+    celery_worker, fake_esp
+):
+    newsletter = make_newsletter(batch_size=100)
+    issue = make_issue(newsletter)
+    readers = make_readers(newsletter, 2000)
+    fake_esp.faults.latency = 0.4
+    worker = celery_worker()
+
+    sending.issue_send_now(issue=issue)
+    wait_for(lambda: fake_esp.calls >= 4, timeout=30)
+    worker.kill()
+    # An hour later the sweeper runs: whatever the dead worker held is ambiguous,
+    # and the batches it took from the broker are enqueued again.
+    found = sending.sweep(now=timezone.now() + timedelta(hours=1))
+    assert found["ambiguous"] > 0
+    fake_esp.faults.latency = 0
+    celery_worker()
+    wait_until_sent(issue)
+
+    assert not fake_esp.duplicates()
+    by_state = {state: set() for state in State.values}
+    for email, state in Delivery.objects.filter(issue=issue).values_list(
+        "subscriber__email", "state"
+    ):
+        by_state[state].add(email)
+    assert by_state["sent"] | by_state["ambiguous"] == emails_of(readers)
+    assert by_state["sent"] <= fake_esp.recipients()  # sent means received
+    assert fake_esp.recipients() <= by_state["sent"] | by_state["ambiguous"]
+    assert by_state["ambiguous"]  # the batches in flight when it died
+    assert not by_state["planned"] | by_state["sending"] | by_state["failed"]
