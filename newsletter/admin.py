@@ -5,6 +5,7 @@ Sending controls come from SendingAdminMixin (newsletter/admin_sending.py).
 """
 
 import smtplib
+from urllib.parse import urlencode
 
 import nested_admin
 from anymail.exceptions import AnymailError
@@ -131,7 +132,7 @@ class IssueAdmin(StatsAdminMixin, SendingAdminMixin, nested_admin.NestedModelAdm
     form = IssueForm
     list_display = ("newsletter", "number", "subject", "status", "send_at")
     list_display_links = ("number", "subject")
-    list_filter = ("newsletter", "status", ("send_at", admin.DateFieldListFilter))
+    list_filter = ("newsletter", "status")
     search_fields = ("subject", "intro", "sections__title", "sections__links__title")
     list_select_related = ("newsletter",)
     date_hierarchy = "send_at"
@@ -188,12 +189,14 @@ class IssueAdmin(StatsAdminMixin, SendingAdminMixin, nested_admin.NestedModelAdm
             messages.error(request, f"This issue cannot be rendered yet. {exc}")
             return redirect(change_url)
 
-        form = SendTestForm(request.POST or None, initial={"to": request.user.email})
+        # After a send, the form keeps the address for the next round of proofreading.
+        initial = {"to": request.GET.get("to") or request.user.email}
+        form = SendTestForm(request.POST or None, initial=initial)
         if request.method == "POST":
             if not self.has_change_permission(request, issue):
                 raise PermissionDenied
             if form.is_valid() and self.send_test(request, issue, form.cleaned_data["to"]):
-                return redirect(request.path)
+                return redirect(f"{request.path}?{urlencode({'to': form.cleaned_data['to']})}")
 
         values = values_for_address(issue.newsletter, to=request.user.email or "")
         html = personalize(rendered.html, values)

@@ -49,7 +49,7 @@ def render_email(name: str, context: dict) -> tuple[str, str]:
 GMAIL_CLIP_BYTES = 102 * 1000
 
 # Bump when the issue templates change shape, so cached renders are dropped.
-TEMPLATE_VERSION = 1
+TEMPLATE_VERSION = 2
 CACHE_SECONDS = 7 * 24 * 3600
 
 
@@ -68,6 +68,15 @@ def link_href(link) -> str:
     from newsletter.tracking import email_href
 
     return email_href(link)
+
+
+def lighten(colour: str, amount: float) -> str:
+    """#rrggbb mixed with white: the accent for text on a dark background."""
+    try:
+        channels = [int(colour[i : i + 2], 16) for i in (1, 3, 5)]
+    except ValueError:
+        return "#8ab4f8"
+    return "#" + "".join(f"{round(c + (255 - c) * amount):02x}" for c in channels)
 
 
 def absolute_url(path: str) -> str:
@@ -126,6 +135,7 @@ def issue_context(issue) -> dict:
     sections = issue.sections.prefetch_related("links")
     return {
         "newsletter": newsletter,
+        "accent_on_dark": lighten(newsletter.accent_colour, 0.55),
         "issue": issue,
         "subject": text.plain(issue.subject),
         "preheader": text.plain(issue.preheader),

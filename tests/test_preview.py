@@ -129,3 +129,8 @@ def test_a_viewer_may_preview_but_not_send(client, issue, mailgun):
     assert client.get(preview_url(issue)).status_code == 200
     assert client.post(preview_url(issue), {"to": "x@example.com"}).status_code == 403
     assert mailgun.messages == []
+
+
+def test_after_a_send_the_form_keeps_the_address(client, editor, issue, mailgun):
+    response = client.post(preview_url(issue), {"to": "proof@example.com"}, follow=True)
+    assert 'value="proof@example.com"' in response.content.decode()
