@@ -17,7 +17,7 @@ def bad_link(request: HttpRequest) -> HttpResponse:
 
 
 @never_cache
-def click(request: HttpRequest, link_token: str, recipient_key: str = "") -> HttpResponse:
+def click(request: HttpRequest, link_token: str, recipient_key: str | None = None) -> HttpResponse:
     url = record_click(link_token, recipient_key)
     if url is None:
         return bad_link(request)

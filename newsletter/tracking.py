@@ -94,13 +94,19 @@ def email_href(link: Link) -> str:
 # -- Clicks ------------------------------------------------------------------------
 
 
-def record_click(token: str, key: str = "") -> str | None:
+def record_click(token: str, key: str | None = None) -> str | None:
     """Count a click and return the link's stored URL; None when the link or its
-    reader key is not one we made (forged, altered, or for another issue)."""
+    reader key is not one we made (forged, altered, or for another issue).
+
+    An empty key is a reader slot nobody filled: a preview or test email, whose
+    clicks would only blur the issue's figures, so they are not counted.
+    """
     link_id = read_link_token(token)
     link = Link.objects.filter(pk=link_id).select_related("section__issue__newsletter").first()
     if link is None:
         return None
+    if key == "":
+        return link.url
     delivery = None
     if key:
         delivery = Delivery.objects.filter(

@@ -8,8 +8,14 @@ urlpatterns = [
     path("archive/<slug:newsletter_slug>/feed/", views.IssueFeed(), name="feed"),
     path("archive/<slug:newsletter_slug>/<slug:issue_slug>/", views.issue_web, name="issue_web"),
     path("l/<str:link_token>/", engagement_views.click, name="click"),
+    # An empty reader key (a test email) goes to the link without counting the click.
     re_path(r"^l/(?P<link_token>[^/]+)/(?P<recipient_key>[^/]*)/$", engagement_views.click),
-    path("f/<str:recipient_key>/<slug:answer>/", engagement_views.feedback, name="feedback"),
+    # An empty key (a test email) still reaches the view, which says the link does not work.
+    re_path(
+        r"^f/(?P<recipient_key>[^/]*)/(?P<answer>[-\w]+)/$",
+        engagement_views.feedback,
+        name="feedback",
+    ),
     path("outbox/", views.outbox, name="outbox"),
     path("outbox/<str:name>", views.outbox_message, name="outbox_message"),
 ]

@@ -124,11 +124,11 @@ def test_it_counts_only_the_link_when_per_subscriber_tracking_is_off(client, lin
     assert delivery.clicked_at is None
 
 
-def test_an_unfilled_recipient_key_still_reaches_the_link(client, link):
-    # A preview or a forwarded test without a key: /l/<token>//
+def test_a_test_email_link_without_a_reader_key_reaches_the_link_uncounted(client, link):
+    # Previews and test emails leave the reader slot empty: /l/<token>//
     response = client.get(f"/l/{link_token(link)}//")
     assert response["Location"] == URL
-    assert Click.objects.get().delivery is None
+    assert Click.objects.count() == 0
 
 
 def test_tracked_links_carry_the_recipient_key_placeholder(link):
@@ -154,13 +154,15 @@ def test_links_in_a_sent_issue_count_the_click_for_its_reader(client, mailgun, d
     assert Click.objects.get().delivery == issue.deliveries.get(subscriber=alice.subscriber)
 
 
-def test_links_have_no_reader_key_without_per_subscriber_tracking(mailgun, db):
+def test_links_have_no_reader_key_without_per_subscriber_tracking(client, mailgun, db):
     newsletter = make_newsletter(per_subscriber_tracking=False)
     make_reader(newsletter, "alice@example.com")
     send_issue(make_draft(newsletter, 1))
     [message] = mailgun.messages_to("alice@example.com")
     [path] = TRACKED.findall(message.html)
     assert re.fullmatch(r"/l/[^/]+/", path)
+    assert client.get(path).status_code == 302
+    assert Click.objects.get().delivery is None
 
 
 def test_links_go_straight_to_their_url_when_click_tracking_is_off(db):

@@ -71,6 +71,12 @@ def test_an_altered_key_gets_a_clear_404_and_records_nothing(client, delivery, m
     assert Feedback.objects.count() == 0
 
 
+def test_an_answer_from_a_test_email_without_a_key_gets_the_bad_link_page(client, db):
+    response = client.post("/f//loved/")
+    assert response.status_code == 404
+    assert "This link does not work" in response.content.decode()
+
+
 def test_an_unknown_answer_gets_404(client, delivery):
     response = client.post(answer_path(delivery, "meh"))
     assert response.status_code == 404
