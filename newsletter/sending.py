@@ -666,6 +666,10 @@ class Progress:
         return max(0, self.total - sum(self.counts.values()))
 
     @property
+    def remaining(self) -> int:
+        return self.total - self.done
+
+    @property
     def percent(self) -> float:
         return 100.0 * self.done / self.total if self.total else 100.0
 
@@ -675,6 +679,7 @@ class Progress:
             "counts": self.counts,
             "total": self.total,
             "done": self.done,
+            "remaining": self.remaining,
             "percent": round(self.percent, 1),
             "rate": round(self.rate, 1),
             "eta": round(self.eta) if self.eta is not None else None,
@@ -710,7 +715,6 @@ def issue_progress(*, issue: Issue, now: datetime | None = None) -> Progress:
     ).count()
     rate = recent / RATE_WINDOW.total_seconds()
     progress = Progress(status=issue.status, counts=counts, total=total, rate=rate, eta=None)
-    remaining = total - progress.done
     if issue.status == Status.SENDING and rate > 0:
-        progress.eta = remaining / rate
+        progress.eta = progress.remaining / rate
     return progress
