@@ -3,6 +3,7 @@ one-click) and preferences. A GET never changes anything (mail scanners follow
 links); a POST acts. Thin: the work is in subscribers.subscriptions."""
 
 import ipaddress
+from functools import partial, wraps
 
 from django.conf import settings
 from django.contrib import messages
@@ -29,8 +30,17 @@ class BadLink(Exception):
 
 
 def _subscription_for(purpose: str, token: str, **kwargs) -> Subscription:
-    """The subscription a signed link names; both its id and its newsletter must match."""
-    payload = tokens.read_token(purpose, token, **kwargs)
+    """The subscription a signed link names; both its id and its newsletter must match.
+
+    ExpiredToken passes through (the confirm page offers a fresh link);
+    any other bad token is BadLink(400).
+    """
+    try:
+        payload = tokens.read_token(purpose, token, **kwargs)
+    except tokens.ExpiredToken:
+        raise
+    except tokens.BadToken as exc:
+        raise BadLink(400) from exc
     return _subscription_in(payload)
 
 
@@ -58,6 +68,24 @@ def _subscriber_for(token: str) -> Subscriber:
     if subscriber is None:
         raise BadLink(404)
     return subscriber
+
+
+def signed_link(find):
+    """Resolve the view's token with find(token) and pass what it names to the
+    view; a bad link gets the friendly page and the view does not run."""
+
+    def decorate(view):
+        @wraps(view)
+        def wrapper(request: HttpRequest, token: str) -> HttpResponse:
+            try:
+                found = find(token)
+            except BadLink as exc:
+                return _bad_link(request, exc.status)
+            return view(request, token, found)
+
+        return wrapper
+
+    return decorate
 
 
 def _page(request, template: str, newsletter=None, status: int = 200, **context) -> HttpResponse:
@@ -131,8 +159,6 @@ def confirm(request: HttpRequest, token: str) -> HttpResponse:
         subscription = _subscription_for("confirm", token, max_age=tokens.CONFIRM_MAX_AGE)
     except tokens.ExpiredToken as exc:
         return _expired(request, token, exc.payload)
-    except tokens.BadToken:
-        return _bad_link(request, 400)
     except BadLink as exc:
         return _bad_link(request, exc.status)
 
@@ -158,14 +184,9 @@ def _expired(request: HttpRequest, token: str, payload: dict) -> HttpResponse:
 
 @csrf_exempt
 @require_POST
-def confirm_resend(request: HttpRequest, token: str) -> HttpResponse:
+@signed_link(partial(_subscription_for, "confirm"))  # any age: it is signed
+def confirm_resend(request: HttpRequest, token: str, subscription: Subscription) -> HttpResponse:
     """A fresh confirmation link for the address in an expired link's signed payload."""
-    try:
-        subscription = _subscription_for("confirm", token)  # any age: it is signed
-    except tokens.BadToken:
-        return _bad_link(request, 400)
-    except BadLink as exc:
-        return _bad_link(request, exc.status)
     newsletter = subscription.newsletter
     email = subscription.subscriber.email
     if not ratelimits.allow("signup-email", email, limit=settings.SIGNUP_RATE_PER_EMAIL):
@@ -179,14 +200,8 @@ def confirm_resend(request: HttpRequest, token: str) -> HttpResponse:
 
 @csrf_exempt  # as for confirm: leaving must work even without cookies
 @GET_POST
-def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
-    try:
-        subscription = _subscription_for("unsubscribe", token)
-    except tokens.BadToken:
-        return _bad_link(request, 400)
-    except BadLink as exc:
-        return _bad_link(request, exc.status)
-
+@signed_link(partial(_subscription_for, "unsubscribe"))
+def unsubscribe(request: HttpRequest, token: str, subscription: Subscription) -> HttpResponse:
     newsletter = subscription.newsletter
     context = {"subscription": subscription, "token": token}
     if request.method != "POST":
@@ -208,7 +223,7 @@ def unsubscribe_one_click(request: HttpRequest, token: str) -> HttpResponse:
         return _plain("Expected the body List-Unsubscribe=One-Click.", 400)
     try:
         subscription = _subscription_for("unsubscribe", token)
-    except (tokens.BadToken, BadLink):
+    except BadLink:
         return _plain("This unsubscribe link is not valid.", 400)
     subscriptions.unsubscribe(subscription, reason="one-click")
     return _plain(f"Unsubscribed from {subscription.newsletter.name}.", 200)
@@ -233,12 +248,8 @@ def _plain(text: str, status: int) -> HttpResponse:
 
 
 @GET_POST
-def preferences(request: HttpRequest, token: str) -> HttpResponse:
-    try:
-        subscriber = _subscriber_for(token)
-    except BadLink as exc:
-        return _bad_link(request, exc.status)
-
+@signed_link(_subscriber_for)
+def preferences(request: HttpRequest, token: str, subscriber: Subscriber) -> HttpResponse:
     offered = subscriptions.preference_newsletters(subscriber)
     form = PreferencesForm(request.POST or None, offered=offered)
     if request.method == "POST":
@@ -270,12 +281,9 @@ def preferences(request: HttpRequest, token: str) -> HttpResponse:
     )
 
 
-def preferences_data(request: HttpRequest, token: str) -> HttpResponse:
+@signed_link(_subscriber_for)
+def preferences_data(request: HttpRequest, token: str, subscriber: Subscriber) -> HttpResponse:
     """Download my data: everything we hold about this reader, as JSON."""
-    try:
-        subscriber = _subscriber_for(token)
-    except BadLink as exc:
-        return _bad_link(request, exc.status)
     response = JsonResponse(
         subscriptions.personal_data(subscriber), json_dumps_params={"indent": 2}
     )
@@ -284,12 +292,9 @@ def preferences_data(request: HttpRequest, token: str) -> HttpResponse:
 
 
 @GET_POST
-def preferences_delete(request: HttpRequest, token: str) -> HttpResponse:
+@signed_link(_subscriber_for)
+def preferences_delete(request: HttpRequest, token: str, subscriber: Subscriber) -> HttpResponse:
     """Delete me: GET asks, POST erases."""
-    try:
-        subscriber = _subscriber_for(token)
-    except BadLink as exc:
-        return _bad_link(request, exc.status)
     if request.method != "POST":
         return _page(request, "delete.html", subscriber=subscriber, token=token)
     subscriptions.erase(subscriber)

@@ -56,3 +56,10 @@ def html_of(message) -> str:
 
 def sent_to(address: str) -> list:
     return [m for m in mail.outbox if address in m.to]
+
+
+def post_committed(client, capture, path: str, data=None, **extra):
+    """POST, then run what the request left for after its commit (the emails),
+    as it happens outside a test's transaction."""
+    with capture(execute=True):
+        return client.post(path, data or {}, **extra)

@@ -1,4 +1,5 @@
 from datetime import timedelta
+from functools import partial
 
 import pytest
 from django.urls import reverse
@@ -7,7 +8,14 @@ from freezegun import freeze_time
 
 from subscribers import tokens
 from subscribers.models import Subscription
-from tests.subscriber_data import link_in, make_newsletter, make_subscription, path_of, status_of
+from tests.subscriber_data import (
+    link_in,
+    make_newsletter,
+    make_subscription,
+    path_of,
+    post_committed,
+    status_of,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -24,11 +32,7 @@ def pending():
 
 @pytest.fixture
 def post(client, django_capture_on_commit_callbacks):
-    def post(path, data=None):
-        with django_capture_on_commit_callbacks(execute=True):
-            return client.post(path, data or {})
-
-    return post
+    return partial(post_committed, client, django_capture_on_commit_callbacks)
 
 
 def confirm_path(subscription) -> str:

@@ -1,4 +1,5 @@
 import json
+from functools import partial
 
 import pytest
 from django.urls import reverse
@@ -7,7 +8,7 @@ from newsletter.models import Delivery, Issue
 from subscribers import tokens
 from subscribers.addresses import address_hash
 from subscribers.models import Subscriber, Subscription, Suppression
-from tests.subscriber_data import make_newsletter, make_subscription, path_of
+from tests.subscriber_data import make_newsletter, make_subscription, path_of, post_committed
 
 pytestmark = pytest.mark.django_db
 
@@ -37,11 +38,7 @@ def path(reader):
 
 @pytest.fixture
 def post(client, django_capture_on_commit_callbacks):
-    def post(path, data=None):
-        with django_capture_on_commit_callbacks(execute=True):
-            return client.post(path, data or {})
-
-    return post
+    return partial(post_committed, client, django_capture_on_commit_callbacks)
 
 
 def statuses(subscriber) -> dict[str, str]:

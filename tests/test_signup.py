@@ -1,11 +1,18 @@
 import re
 import uuid
+from functools import partial
 
 import pytest
 
 from subscribers.models import Subscriber, Subscription, Suppression
 from subscribers.subscriptions import suppress
-from tests.subscriber_data import link_in, make_newsletter, make_subscription, sent_to
+from tests.subscriber_data import (
+    link_in,
+    make_newsletter,
+    make_subscription,
+    post_committed,
+    sent_to,
+)
 
 pytestmark = pytest.mark.django_db
 CSRF = re.compile(rb'<input type="hidden" name="csrfmiddlewaretoken" value="[^"]*">')
@@ -24,11 +31,9 @@ def newsletter():
 
 @pytest.fixture
 def signup(client, django_capture_on_commit_callbacks):
-    def post(data, slug="ml-monthly", **extra):
-        with django_capture_on_commit_callbacks(execute=True):
-            return client.post(f"/subscribe/{slug}/", data, **extra)
-
-    return post
+    return partial(
+        post_committed, client, django_capture_on_commit_callbacks, "/subscribe/ml-monthly/"
+    )
 
 
 def test_it_lists_every_public_newsletter(client):

@@ -1,10 +1,19 @@
+from functools import partial
+
 import pytest
 from django.test import Client
 from django.urls import reverse
 
 from subscribers import tokens
 from subscribers.models import Subscription
-from tests.subscriber_data import link_in, make_newsletter, make_subscription, path_of, status_of
+from tests.subscriber_data import (
+    link_in,
+    make_newsletter,
+    make_subscription,
+    path_of,
+    post_committed,
+    status_of,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -16,11 +25,7 @@ def reader():
 
 @pytest.fixture
 def post(client, django_capture_on_commit_callbacks):
-    def post(path, data=None):
-        with django_capture_on_commit_callbacks(execute=True):
-            return client.post(path, data or {})
-
-    return post
+    return partial(post_committed, client, django_capture_on_commit_callbacks)
 
 
 def unsubscribe_path(subscription) -> str:
