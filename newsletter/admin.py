@@ -54,10 +54,8 @@ class NewsletterAdmin(admin.ModelAdmin):
 
     @admin.display(description="Cadence")
     def cadence(self, obj: Newsletter) -> str:
-        return (
-            f"{obj.get_cadence_week_display()} {obj.get_cadence_weekday_display()}, "
-            f"{obj.cadence_time:%H:%M} {obj.time_zone}".capitalize()
-        )
+        week, day = obj.get_cadence_week_display(), obj.get_cadence_weekday_display()
+        return f"{week} {day} of the month, {obj.cadence_time:%H:%M} {obj.time_zone}"
 
 
 class LinkForm(forms.ModelForm):

@@ -263,3 +263,10 @@ def test_staff_without_issue_permissions_cannot_edit(client):
     assert client.post(change_url(issue), form_data(fields, sections)).status_code == 403
     issue.refresh_from_db()
     assert issue.subject == "Issue number 1"
+
+
+def test_the_newsletter_list_reads_the_cadence_aloud(client):
+    make_newsletter(time_zone="Europe/London")
+    client.force_login(make_editor("chief", perms=("view_newsletter",)))
+    page = client.get(reverse("admin:newsletter_newsletter_changelist")).content.decode()
+    assert "First Tuesday of the month, 09:00 Europe/London" in page
