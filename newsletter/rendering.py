@@ -158,7 +158,8 @@ def _cache_key(issue) -> str:
     """Changes whenever the issue, its sections or links, or its newsletter change."""
     from newsletter.models import Issue, Newsletter
 
-    updated = Issue.objects.filter(pk=issue.pk).values_list("updated", flat=True).first()
+    # The dates too: scheduling may set them with an update() that leaves `updated` alone.
+    updated = Issue.objects.filter(pk=issue.pk).values_list("updated", "send_at", "sent_at").first()
     newsletter = Newsletter.objects.filter(pk=issue.newsletter_id).values().first()
     siblings = list(Newsletter(pk=issue.newsletter_id).siblings.values_list("slug", "name"))
     fingerprint = repr((TEMPLATE_VERSION, updated, newsletter, siblings, settings.SITE_URL))
@@ -184,6 +185,8 @@ def render_issue(issue) -> RenderedIssue:
     cached = cache.get(key)
     if cached is not None:
         return RenderedIssue(**cached)
-    rendered = _render_issue(issue)
+    # From the database, as the key was: a caller's stale copy must not fill the cache.
+    fresh = type(issue).objects.select_related("newsletter").get(pk=issue.pk)
+    rendered = _render_issue(fresh)
     cache.set(key, asdict(rendered), CACHE_SECONDS)
     return rendered

@@ -126,3 +126,10 @@ def test_a_missing_postal_address_is_a_render_error():
     issue = make_issue(make_newsletter(postal_address=""), sections=1, links=1)
     with pytest.raises(RenderError, match="postal address"):
         render_issue(issue)
+
+
+def test_it_renders_again_when_the_send_date_is_set_without_a_save():
+    issue = make_issue(make_newsletter(), sections=1, links=1)
+    assert "ISSUE #1<" in render_issue(issue).html.replace("</div>", "<")
+    Issue.objects.filter(pk=issue.pk).update(send_at="2031-03-04T09:00:00Z")
+    assert "ISSUE #1 · MARCH 2031" in render_issue(issue).html
