@@ -1,13 +1,13 @@
 import pytest
 from django.core.management import call_command
 
-from newsletter.models import Issue, Link, Newsletter, Section
+from newsletter.models import Delivery, Issue, Link, Newsletter, Section
 from newsletter.rendering import render_issue
 from subscribers.models import Subscriber, Subscription
 
 pytestmark = pytest.mark.django_db
 
-MODELS = (Newsletter, Issue, Section, Link, Subscriber, Subscription)
+MODELS = (Newsletter, Issue, Section, Link, Subscriber, Subscription, Delivery)
 
 
 def counts() -> dict[str, int]:
@@ -20,6 +20,7 @@ def test_it_is_idempotent(capsys):
     call_command("seed_demo")
     assert counts() == first
     assert first["Subscriber"] == 5
+    assert first["Delivery"] == 5  # issue #1 went to the five readers
     assert "2 issues, 5 readers" in capsys.readouterr().out
 
 

@@ -8,7 +8,7 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
 
-from newsletter.models import Issue, Link, Newsletter, Section
+from newsletter.models import Delivery, Issue, Link, Newsletter, Section
 from subscribers.models import Subscriber, Subscription
 
 NEWSLETTER = {
@@ -311,6 +311,20 @@ def seed_issue(newsletter: Newsletter, data: dict, **fields) -> Issue:
     return issue
 
 
+def seed_deliveries(issue: Issue) -> None:
+    """The sent issue went to the demo readers, so its sending panel adds up."""
+    readers = Subscriber.objects.filter(subscriptions__newsletter=issue.newsletter)
+    Delivery.objects.bulk_create(
+        (
+            Delivery(
+                issue=issue, subscriber=s, state=Delivery.State.SENT, batch=1, sent_at=issue.sent_at
+            )
+            for s in readers
+        ),
+        ignore_conflicts=True,
+    )
+
+
 def seed_readers(newsletter: Newsletter) -> None:
     now = timezone.now()
     for email, name in READERS:
@@ -329,10 +343,13 @@ def seed_demo() -> Newsletter:
     newsletter, _ = Newsletter.objects.get_or_create(slug=NEWSLETTER["slug"], defaults=NEWSLETTER)
     sibling, _ = Newsletter.objects.get_or_create(slug=SIBLING["slug"], defaults=SIBLING)
     newsletter.siblings.add(sibling)
-    sent_at = (timezone.now() - timedelta(days=6)).replace(hour=8, minute=0, second=0)
-    seed_issue(newsletter, ISSUE_1, status=Issue.Status.SENT, send_at=sent_at, sent_at=sent_at)
-    seed_issue(newsletter, ISSUE_2)
     seed_readers(newsletter)
+    sent_at = (timezone.now() - timedelta(days=6)).replace(hour=8, minute=0, second=0)
+    sent = seed_issue(
+        newsletter, ISSUE_1, status=Issue.Status.SENT, send_at=sent_at, sent_at=sent_at
+    )
+    seed_deliveries(sent)
+    seed_issue(newsletter, ISSUE_2)
     return newsletter
 
 
