@@ -6,17 +6,21 @@ Emails are enqueued with transaction.on_commit, so a web request never waits
 for the ESP and a rolled-back change sends nothing.
 """
 
+import logging
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
+from kombu.exceptions import OperationalError
 
 from newsletter.models import Newsletter
 from subscribers import addresses, tasks
 from subscribers.models import Subscriber, Subscription, Suppression
 
+logger = logging.getLogger(__name__)
 Status = Subscription.Status
 ACTIVE = (Status.PENDING, Status.CONFIRMED)
 
@@ -278,4 +282,13 @@ def erase(subscriber: Subscriber) -> None:
 
 
 def _after_commit(task, subscription: Subscription) -> None:
-    transaction.on_commit(lambda: task.delay(subscription.pk))
+    transaction.on_commit(partial(_enqueue, task, subscription.pk))
+
+
+def _enqueue(task, subscription_id: int) -> None:
+    """The change is committed either way; with the broker down the reader
+    gets no email (they can ask again) rather than an error page."""
+    try:
+        task.delay(subscription_id)
+    except OperationalError:
+        logger.exception("Could not enqueue %s for subscription %s", task.name, subscription_id)

@@ -222,3 +222,38 @@ def test_it_does_not_limit_when_switched_off(signup, newsletter, settings):
     settings.SIGNUP_RATE_PER_IP = 1
     for n in range(3):
         assert signup({"email": f"r{n}@example.com"}).status_code == 200
+
+
+@pytest.fixture
+def broker_down():
+    """Point Celery at a port where no broker listens, as when Redis is down."""
+    from config.celery import app
+
+    down = {
+        "task_always_eager": False,
+        "broker_url": "redis://127.0.0.1:9/0",
+        "task_publish_retry": False,
+        "broker_transport_options": {},
+        "broker_connection_timeout": 0.5,
+        "broker_connection_retry": False,
+    }
+    saved = {key: app.conf[key] for key in down}
+    app.conf.update(down)
+    forget_connections(app)
+    yield
+    app.conf.update(saved)
+    forget_connections(app)
+
+
+def forget_connections(app) -> None:
+    """Drop the pooled broker connections so the next publish uses the current config."""
+    app._pool = None
+    app.amqp._producer_pool = None
+
+
+def test_it_still_answers_when_the_broker_is_down(signup, newsletter, broker_down, mailoutbox):
+    response = signup({"email": "ann@example.com"})
+    assert response.status_code == 200
+    assert "Check your inbox" in response.text
+    assert Subscription.objects.get().status == "pending"
+    assert mailoutbox == []
