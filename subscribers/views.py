@@ -90,11 +90,7 @@ def signed_link(find):
 
 def _page(request, template: str, newsletter=None, status: int = 200, **context) -> HttpResponse:
     if newsletter is not None:
-        context |= {
-            "newsletter": newsletter,
-            "accent": newsletter.accent_colour,
-            "description": markdown_html(newsletter.description),
-        }
+        context |= {"newsletter": newsletter, "accent": newsletter.accent_colour}
     return render(request, f"subscribers/{template}", context, status=status)
 
 
@@ -122,8 +118,9 @@ def signup_index(request: HttpRequest) -> HttpResponse:
 @GET_POST
 def signup(request: HttpRequest, newsletter_slug: str) -> HttpResponse:
     newsletter = get_object_or_404(Newsletter, slug=newsletter_slug)
+    description = markdown_html(newsletter.description)
     if request.method != "POST":
-        return _page(request, "signup.html", newsletter, form=SignupForm())
+        return _page(request, "signup.html", newsletter, form=SignupForm(), description=description)
 
     limit = settings.SIGNUP_RATE_PER_IP
     if not ratelimits.allow("signup-ip", ratelimits.client_ip(request), limit=limit):
@@ -133,7 +130,9 @@ def signup(request: HttpRequest, newsletter_slug: str) -> HttpResponse:
         return _page(request, "check_inbox.html", newsletter)
     form = SignupForm(request.POST)
     if not form.is_valid():
-        return _page(request, "signup.html", newsletter, form=form, status=400)
+        return _page(
+            request, "signup.html", newsletter, form=form, description=description, status=400
+        )
     email = form.cleaned_data["email"]
     if not ratelimits.allow("signup-email", email, limit=settings.SIGNUP_RATE_PER_EMAIL):
         return _page(request, "too_many.html", newsletter, status=429)
