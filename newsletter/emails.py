@@ -8,6 +8,7 @@ from anymail.message import AnymailMessage
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.urls import reverse
+from django.utils import timezone
 
 from newsletter.rendering import PLACEHOLDERS, placeholder, render_email, render_issue
 from subscribers import tokens
@@ -123,10 +124,11 @@ def send_reminder(issue, *, to: list[str]) -> None:
     context = {
         "newsletter": newsletter,
         "issue": issue,
-        "send_at": issue.send_at.astimezone(zoneinfo.ZoneInfo(newsletter.time_zone)),
+        "send_at": issue.send_at,
         "edit_url": settings.SITE_URL + reverse("admin:newsletter_issue_change", args=[issue.pk]),
     }
-    html, text = render_email("reminder", context)
+    with timezone.override(zoneinfo.ZoneInfo(newsletter.time_zone)):  # dates as editors plan them
+        html, text = render_email("reminder", context)
     message = EmailMultiAlternatives(
         subject=f"{newsletter.name} #{issue.number} is due soon and has no links yet",
         body=text,
