@@ -141,8 +141,10 @@ def test_a_reader_who_unsubscribes_mid_send_before_their_batch_gets_nothing(
     celery_worker()
 
     sending.issue_send_now(issue=issue)
-    wait_for(lambda: fake_esp.calls >= 1, timeout=30)
-    assert Delivery.objects.get(issue=issue, subscriber=leaver.subscriber).state == State.PLANNED
+    leavers_row = Delivery.objects.filter(issue=issue, subscriber=leaver.subscriber)
+    # The send is under way and the leaver's row is planned, waiting for its batch.
+    wait_for(lambda: fake_esp.calls >= 1 and leavers_row.exists(), timeout=30)
+    assert leavers_row.get().state == State.PLANNED
     path = urlsplit(tokens.one_click_url(leaver)).path
     response = client.post(path, {"List-Unsubscribe": "One-Click"})
     assert response.status_code == 200
