@@ -154,6 +154,8 @@ else:
         "data_folder_out": str(CELERY_BROKER_DIR),
         "control_folder": str(CELERY_BROKER_DIR / "control"),
         "store_processed": False,
+        # The default 1 s poll left each batch of a send waiting up to a second.
+        "polling_interval": 0.1,
     }
 CELERY_TASK_DEFAULT_QUEUE = os.getenv(
     "CELERY_QUEUE", f"letterpress-test-{os.getpid()}" if TESTING else "letterpress"

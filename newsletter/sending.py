@@ -16,6 +16,7 @@ puts back what it loses. Celery tasks (newsletter.tasks) are thin wrappers.
 import logging
 import random
 import smtplib
+import time
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
@@ -28,7 +29,7 @@ import urllib3
 from anymail.exceptions import AnymailError, AnymailRecipientsRefused
 from django.conf import settings
 from django.core.mail import get_connection
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Count, Exists, F, Max, OuterRef, Q
 from django.utils import timezone
 
@@ -55,6 +56,8 @@ RETRY_AFTER_MAX = 3600.0
 # Readers handed over between two checks of the issue's status (per-recipient path).
 EACH_CHUNK = 50
 UNSETTLED = (State.PLANNED, State.SENDING)
+# Longer than SQLite's busy handler sleeps between tries (100 ms), so a waiting writer gets in.
+SQLITE_WRITER_GAP = 0.12
 CANCELLED_NOTE = "The issue was cancelled before this reader's turn."
 
 
@@ -249,6 +252,10 @@ def plan_deliveries(*, issue_id: int) -> int:
             Issue.objects.filter(pk=issue_id, planned_at=None).update(planned_at=timezone.now())
             finish_if_done(issue_id=issue_id)
             break
+        if planned and connection.vendor == "sqlite":
+            # One writer at a time: a planner inserting back to back would keep
+            # the batch tasks from claiming their rows until it is done.
+            time.sleep(SQLITE_WRITER_GAP)
         batch += 1
         _plan_batch(issue_id, batch, ids)
         after, planned = ids[-1], planned + len(ids)
@@ -257,21 +264,19 @@ def plan_deliveries(*, issue_id: int) -> int:
 
 def _plan_batch(issue_id: int, batch: int, subscriber_ids: list[int]) -> None:
     now = timezone.now()
-    with transaction.atomic():
-        Delivery.objects.bulk_create(
-            [
-                Delivery(
-                    issue_id=issue_id,
-                    subscriber_id=subscriber_id,
-                    batch=batch,
-                    created=now,
-                    updated=now,
-                    next_attempt_at=now,
-                )
-                for subscriber_id in subscriber_ids
-            ],
-            ignore_conflicts=True,
+    rows = [
+        Delivery(
+            issue_id=issue_id,
+            subscriber_id=subscriber_id,
+            batch=batch,
+            created=now,
+            updated=now,
+            next_attempt_at=now,
         )
+        for subscriber_id in subscriber_ids
+    ]
+    with transaction.atomic():
+        Delivery.objects.bulk_create(rows, ignore_conflicts=True)
         transaction.on_commit(partial(_enqueue_batch, issue_id, batch))
 
 
