@@ -715,10 +715,11 @@ def issue_progress(*, issue: Issue, now: datetime | None = None) -> Progress:
         )
     elif not counts[State.PLANNED] and issue.status in (Status.DRAFT, Status.SCHEDULED):
         total = recipient_count(issue.newsletter)
-    recent = Delivery.objects.filter(
-        issue=issue, state=State.SENT, sent_at__gte=now - RATE_WINDOW
-    ).count()
-    rate = recent / RATE_WINDOW.total_seconds()
+    window = RATE_WINDOW
+    if issue.started_at:  # a send that began 5 s ago has a 5 s window
+        window = max(min(window, now - issue.started_at), timedelta(seconds=1))
+    recent = Delivery.objects.filter(issue=issue, state=State.SENT, sent_at__gte=now - window)
+    rate = recent.count() / window.total_seconds()
     progress = Progress(status=issue.status, counts=counts, total=total, rate=rate, eta=None)
     if issue.status == Status.SENDING and rate > 0:
         progress.eta = progress.remaining / rate

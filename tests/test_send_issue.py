@@ -10,7 +10,9 @@ import pytest
 from django.utils import timezone
 
 from newsletter import sending
+from newsletter.emails import batch_message, recipient_values
 from newsletter.models import Delivery, Issue
+from newsletter.rendering import render_issue
 from subscribers import subscriptions
 from tests.fake_esp import MAILGUN_KEY
 from tests.sending_data import (
@@ -209,9 +211,7 @@ def test_a_duplicate_batch_task_claims_nothing(mailgun, newsletter, issue):
     assert not mailgun.duplicates()
 
 
-def test_it_skips_a_reader_who_left_before_their_batch_was_handed_over(
-    mailgun, newsletter, issue
-):
+def test_it_skips_a_reader_who_left_before_their_batch_was_handed_over(mailgun, newsletter, issue):
     readers = make_readers(newsletter, 10)
     start(issue)
     sending.plan_deliveries(issue_id=issue.pk)
@@ -263,9 +263,7 @@ def test_a_cancelled_issue_skips_everyone_not_yet_handed_over(mailgun, newslette
 # -- ESP errors -------------------------------------------------------------------------
 
 
-def test_a_permanent_error_marks_the_batch_failed_with_the_esps_message(
-    mailgun, newsletter, issue
-):
+def test_a_permanent_error_marks_the_batch_failed_with_the_esps_message(mailgun, newsletter, issue):
     readers = make_readers(newsletter, 10)
     mailgun.faults.reject = frozenset({readers[3].subscriber.email})
     start(issue)
@@ -280,9 +278,7 @@ def test_a_permanent_error_marks_the_batch_failed_with_the_esps_message(
     assert issue.status == Issue.Status.SENT  # settled: the editor decides what next
 
 
-def test_a_permanent_error_fails_only_that_reader_when_sent_one_by_one(
-    postmark, newsletter, issue
-):
+def test_a_permanent_error_fails_only_that_reader_when_sent_one_by_one(postmark, newsletter, issue):
     readers = make_readers(newsletter, 5)
     postmark.faults.reject = frozenset({readers[1].subscriber.email})
     start(issue)
@@ -462,25 +458,55 @@ def test_schedule_wants_a_time_in_the_future(newsletter, issue):
 
 
 def test_progress_counts_rows_and_readers_not_yet_planned(newsletter, issue):
-    make_readers(newsletter, 25)
+    readers = make_readers(newsletter, 25)
     start(issue)
-    sending._plan_batch(issue.pk, 1, list(Delivery.objects.none()))  # nothing planned yet
-    progress = sending.issue_progress(issue=issue)
-    assert progress.total == 25
-    assert progress.done == 0
+    # The planner is under way: 10 rows so far, all sent.
+    sending._plan_batch(issue.pk, 1, [r.subscriber_id for r in readers[:10]])
+    Delivery.objects.filter(issue=issue).update(state=State.SENT, sent_at=issue.started_at)
 
-    sending.plan_deliveries(issue_id=issue.pk)
-    Delivery.objects.filter(issue=issue, batch=1).update(state=State.SENT, sent_at=timezone.now())
-    progress = sending.issue_progress(issue=issue)
+    progress = sending.issue_progress(issue=issue, now=issue.started_at + timedelta(seconds=5))
+
     assert progress.total == 25
+    assert progress.waiting == 15
     assert progress.done == 10
     assert progress.percent == 40.0
-    assert progress.rate > 0
-    assert progress.eta is not None
+    assert progress.rate == 2.0  # 10 in the 5 s since the start
+    assert progress.eta == 7.5
 
 
 def test_unsubscribe_links_are_signed_for_the_reader(newsletter):
     [reader] = make_readers(newsletter, 1)
-    from newsletter.emails import recipient_values
 
     assert unsubscribed_by(recipient_values(reader)["unsubscribe_url"]) == {reader.pk}
+
+
+@pytest.mark.parametrize(
+    "esp, merge_field",
+    [
+        ("Mailgun", "%recipient.unsubscribe_url%"),
+        ("Mailjet", "{{var:unsubscribe_url}}"),
+        ("SparkPost", "{{unsubscribe_url}}"),
+    ],
+)
+def test_a_batch_message_speaks_the_esps_merge_syntax(newsletter, issue, esp, merge_field):
+    readers = make_readers(newsletter, 2)
+    values = {r.subscriber.email: recipient_values(r) for r in readers}
+
+    message = batch_message(
+        issue, render_issue(issue), readers=values, syntax=sending.BATCH_APIS[esp].syntax
+    )
+
+    html = message.alternatives[0][0]
+    assert merge_field in message.body and merge_field in html
+    assert "[[" not in message.body + html
+    assert message.to == [r.subscriber.email for r in readers]
+    for reader in readers:
+        own = values[reader.subscriber.email]
+        assert (
+            message.merge_data[reader.subscriber.email]["unsubscribe_url"]
+            == (own["unsubscribe_url"])
+        )
+        assert message.merge_headers[reader.subscriber.email] == {
+            "List-Unsubscribe": f"<{own['one_click_url']}>"
+        }
+    assert message.extra_headers["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
