@@ -49,7 +49,7 @@ def render_email(name: str, context: dict) -> tuple[str, str]:
 GMAIL_CLIP_BYTES = 102 * 1000
 
 # Bump when the issue templates change shape, so cached renders are dropped.
-TEMPLATE_VERSION = 2
+TEMPLATE_VERSION = 3
 CACHE_SECONDS = 7 * 24 * 3600
 
 

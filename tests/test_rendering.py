@@ -133,3 +133,10 @@ def test_it_renders_again_when_the_send_date_is_set_without_a_save():
     assert "ISSUE #1<" in render_issue(issue).html.replace("</div>", "<")
     Issue.objects.filter(pk=issue.pk).update(send_at="2031-03-04T09:00:00Z")
     assert "ISSUE #1 · MARCH 2031" in render_issue(issue).html
+
+
+@pytest.mark.django_db
+def test_it_makes_no_request_to_a_font_service_when_the_email_is_opened():
+    html = render_issue(make_issue(make_newsletter(), sections=2, links=3)).html
+    assert "fonts.googleapis.com" not in html
+    assert "<link" not in html
