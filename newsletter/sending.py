@@ -607,6 +607,16 @@ def sweep(*, now: datetime | None = None) -> dict[str, int]:
     """Beat, every minute: settle what crashed, re-enqueue what was lost, finish what is done."""
     now = now or timezone.now()
     found = Counter()
+    active = list(
+        Issue.objects.filter(
+            Q(status__in=(Status.SENDING, Status.CANCELLED))
+            | Q(status=Status.SENT, deliveries__state=State.PLANNED)
+        ).distinct()
+    )
+    # Recovery first: the rows settled below are the sweeper's doing, not progress.
+    for issue in active:
+        if issue.status != Status.CANCELLED:
+            found.update(_recover(issue, now))
     found["ambiguous"] = Delivery.objects.filter(
         state=State.SENDING, updated__lt=now - STUCK_AFTER
     ).update(
@@ -614,16 +624,11 @@ def sweep(*, now: datetime | None = None) -> dict[str, int]:
         error="Outcome unknown: the worker stopped between hand-over and record.",
         updated=now,
     )
-    active = Issue.objects.filter(
-        Q(status__in=(Status.SENDING, Status.CANCELLED))
-        | Q(status=Status.SENT, deliveries__state=State.PLANNED)
-    ).distinct()
     for issue in active:
         if issue.status == Status.CANCELLED:
             found["skipped"] += _skip_planned(issue.deliveries.all())
-            continue
-        found.update(_recover(issue, now))
-        found["finished"] += finish_if_done(issue_id=issue.pk)
+        else:
+            found["finished"] += finish_if_done(issue_id=issue.pk)
     return {name: count for name, count in found.items() if count}
 
 

@@ -427,6 +427,27 @@ def test_the_sweeper_restarts_a_planner_that_died(
     assert mailgun.recipients() == emails_of(readers)
 
 
+def test_one_sweep_after_a_crash_mid_planning_settles_and_restarts_everything(
+    mailgun, newsletter, issue, django_capture_on_commit_callbacks
+):
+    readers = make_readers(newsletter, 25)
+    start(issue)
+    # The worker died while planning (two batches planned, the planner gone) and
+    # while batch 1 was at the ESP.
+    sending._plan_batch(issue.pk, 1, [r.subscriber_id for r in readers[:10]])
+    sending._plan_batch(issue.pk, 2, [r.subscriber_id for r in readers[10:20]])
+    Delivery.objects.filter(issue=issue, batch=1).update(state=State.SENDING, claim="dead")
+
+    with django_capture_on_commit_callbacks(execute=True):
+        found = sending.sweep(now=timezone.now() + timedelta(hours=1))
+
+    assert found == {"ambiguous": 10, "planner": 1, "batches": 1}
+    assert states(issue) == {"ambiguous": 10, "sent": 15}
+    assert mailgun.recipients() == emails_of(readers[10:])
+    issue.refresh_from_db()
+    assert issue.status == Issue.Status.SENT
+
+
 # -- Editor actions ---------------------------------------------------------------------
 
 
