@@ -143,7 +143,10 @@ def issue_start(*, issue: Issue, source: tuple[str, ...] = (Status.SCHEDULED,)) 
     """Start sending; False when the issue was not in `source` (e.g. already started)."""
     _check_renders(issue)
     now = timezone.now()
-    if not _move(issue, source=source, target=Status.SENDING, started_at=now):
+    fields = {"started_at": now}
+    if issue.send_at is None:  # sent unscheduled: its date (shown in the email) is today
+        fields["send_at"] = now
+    if not _move(issue, source=source, target=Status.SENDING, **fields):
         return False
     log.info("Issue %s: sending started", issue.pk)
     transaction.on_commit(partial(_enqueue_planner, issue.pk))

@@ -73,7 +73,7 @@ def test_a_scheduled_issue_starts_at_its_send_time_and_not_before(
     readers = make_readers(newsletter, 30)
     issue = make_issue(newsletter, number=7)
     send_at = utc(2025, 4, 1, 8)  # first Tuesday of April, 09:00 BST
-    with freeze_time(utc(2025, 3, 20)):
+    with freeze_time(utc(2025, 3, 31, 12)):
         sending.issue_schedule(issue=issue, send_at=send_at)
 
     with freeze_time(send_at - timedelta(seconds=1)):
@@ -90,6 +90,8 @@ def test_a_scheduled_issue_starts_at_its_send_time_and_not_before(
     assert issue.status == Issue.Status.SENT
     assert issue.sent_at == send_at
     assert mailgun.recipients() == emails_of(readers)
+    # Rendered (for the checks) before it had a date; the email shows its month.
+    assert "ISSUE #7 · APRIL 2025" in mailgun.messages[0].html
 
     following = Issue.objects.get(newsletter=newsletter, number=8)
     assert following.status == Issue.Status.DRAFT
@@ -123,3 +125,18 @@ def test_it_does_not_draft_over_an_issue_that_already_exists(django_capture_on_c
 
     assert Issue.objects.get(newsletter=newsletter, number=2).subject == "Already started"
     assert Issue.objects.filter(newsletter=newsletter).count() == 2
+
+
+@pytest.mark.django_db
+def test_an_unscheduled_issue_sent_now_is_dated_today(mailgun, django_capture_on_commit_callbacks):
+    newsletter = make_newsletter()
+    make_readers(newsletter, 2)
+    issue = make_issue(newsletter, number=9)
+
+    with freeze_time(utc(2025, 3, 25, 10)), django_capture_on_commit_callbacks(execute=True):
+        sending.issue_send_now(issue=issue)
+
+    issue.refresh_from_db()
+    assert issue.send_at == issue.sent_at == utc(2025, 3, 25, 10)
+    assert "ISSUE #9 · MARCH 2025" in mailgun.messages[0].html
+    assert Issue.objects.get(newsletter=newsletter, number=10).send_at == utc(2025, 4, 1, 8)
