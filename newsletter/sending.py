@@ -29,7 +29,7 @@ import urllib3
 from anymail.exceptions import AnymailError, AnymailRecipientsRefused
 from django.conf import settings
 from django.core.mail import get_connection
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import Count, Exists, F, Max, OuterRef, Q
 from django.utils import timezone
 
@@ -92,8 +92,8 @@ BATCH_APIS = {
 }
 
 
-def batch_api(connection) -> BatchAPI | None:
-    return BATCH_APIS.get(getattr(connection, "esp_name", ""))
+def batch_api(backend) -> BatchAPI | None:
+    return BATCH_APIS.get(getattr(backend, "esp_name", ""))
 
 
 # -- Issue status: one conditional UPDATE each ---------------------------------------
@@ -255,7 +255,7 @@ def plan_deliveries(*, issue_id: int) -> int:
             Issue.objects.filter(pk=issue_id, planned_at=None).update(planned_at=timezone.now())
             finish_if_done(issue_id=issue_id)
             break
-        if planned and connection.vendor == "sqlite":
+        if planned and transaction.get_connection().vendor == "sqlite":
             # One writer at a time: a planner inserting back to back would keep
             # the batch tasks from claiming their rows until it is done.
             time.sleep(SQLITE_WRITER_GAP)
@@ -396,7 +396,7 @@ class Handover:
         rows = list(self.mine().order_by("subscriber_id").values_list("pk", "subscriber_id"))
         size = api.max_recipients if api else EACH_CHUNK
         try:
-            connection.open()
+            self.open(connection)
             for start in range(0, len(rows), size):
                 if not self.go_ahead(len(rows[start : start + size])):
                     return
@@ -415,6 +415,14 @@ class Handover:
             raise
         finally:
             connection.close()
+
+    def open(self, connection) -> None:
+        """Connect (SMTP connects here); a failure means nothing left, so try later."""
+        try:
+            connection.open()
+        except Exception as exc:
+            _, reason, retry_after = classify(exc)
+            raise TryLater(reason, countdown=backoff(self.attempt, retry_after)) from exc
 
     def go_ahead(self, count: int) -> bool:
         """Wait for the send rate, then check the issue may still go out."""

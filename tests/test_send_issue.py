@@ -339,6 +339,18 @@ def test_an_esp_that_cannot_be_reached_is_retried(settings, newsletter, issue):
     assert states(issue) == {"planned": 3}
 
 
+def test_an_smtp_server_that_refuses_the_connection_is_retried(settings, newsletter, issue):
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", 9
+    make_readers(newsletter, 3)
+    start(issue)
+    sending.plan_deliveries(issue_id=issue.pk)
+
+    with pytest.raises(sending.TryLater):
+        sending.send_batch(issue_id=issue.pk, batch=1)
+    assert states(issue) == {"planned": 3}
+
+
 def test_a_timeout_after_the_request_left_marks_the_batch_ambiguous(
     settings, mailgun, newsletter, issue
 ):
