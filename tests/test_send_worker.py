@@ -110,9 +110,7 @@ def test_two_concurrent_triggers_send_the_issue_once(celery_worker, fake_esp):
     assert Delivery.objects.filter(issue=issue).count() == 500
 
 
-def test_it_completes_through_esp_errors_and_throttling_without_duplicates(
-    celery_worker, fake_esp
-):
+def test_it_completes_through_5xx_and_429_answers_without_duplicates(celery_worker, fake_esp):
     newsletter = make_newsletter(batch_size=50)
     issue = make_issue(newsletter)
     readers = make_readers(newsletter, 1000)
