@@ -104,11 +104,11 @@ def outbox(request: HttpRequest) -> HttpResponse:
     if not settings.DEBUG:
         raise Http404
     parser = BytesParser(policy=policy.default)
-    messages = []
+    emails = []
     for path in _outbox_files()[:200]:
         with path.open("rb") as fh:
             headers = parser.parse(fh, headersonly=True)
-        messages.append(
+        emails.append(
             {
                 "name": path.name,
                 "to": headers["To"],
@@ -116,7 +116,8 @@ def outbox(request: HttpRequest) -> HttpResponse:
                 "date": headers["Date"],
             }
         )
-    return render(request, "outbox.html", {"messages": messages})
+    # Not "messages": that name belongs to django.contrib.messages in templates.
+    return render(request, "outbox.html", {"emails": emails})
 
 
 def outbox_message(request: HttpRequest, name: str) -> HttpResponse:
