@@ -68,3 +68,15 @@ def test_it_leaves_an_editors_changes_alone():
     draft = Issue.objects.get(number=2)
     assert draft.subject == "My own subject"
     assert draft.sections.count() == 1
+
+
+@pytest.mark.django_db
+def test_it_dates_the_draft_on_the_newsletters_next_cadence_day():
+    from zoneinfo import ZoneInfo
+
+    call_command("seed_demo", verbosity=0)
+    draft = Issue.objects.get(status=Issue.Status.DRAFT)
+    local = draft.send_at.astimezone(ZoneInfo(draft.newsletter.time_zone))
+    assert local.weekday() == draft.newsletter.cadence_weekday
+    assert local.day <= 7  # the first such weekday of its month
+    assert (local.hour, local.minute) == (9, 0)

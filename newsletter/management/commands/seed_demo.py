@@ -9,6 +9,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from newsletter.models import Delivery, Issue, Link, Newsletter, Section
+from newsletter.scheduling import next_send_at
 from subscribers.models import Subscriber, Subscription
 
 NEWSLETTER = {
@@ -349,7 +350,8 @@ def seed_demo() -> Newsletter:
         newsletter, ISSUE_1, status=Issue.Status.SENT, send_at=sent_at, sent_at=sent_at
     )
     seed_deliveries(sent)
-    seed_issue(newsletter, ISSUE_2)
+    # The draft in progress is due on the next cadence date, as drafted issues are.
+    seed_issue(newsletter, ISSUE_2, send_at=next_send_at(newsletter, after=timezone.now()))
     return newsletter
 
 
