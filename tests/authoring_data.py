@@ -5,6 +5,7 @@ from django.utils import timezone
 
 from newsletter.models import Issue, Link, Newsletter, Section
 from subscribers.models import Subscriber, Subscription
+from tests import factories
 
 COMMENTARY = (
     "A careful walkthrough of the idea with worked examples, the trade-offs the "
@@ -22,7 +23,7 @@ def make_newsletter(slug: str = "field-notes", **fields) -> Newsletter:
         "postal_address": "14 Marlowe Yard\nBristol BS1 4QA",
         "accent_colour": "#0b6e69",
     }
-    return Newsletter.objects.create(slug=slug, **{**defaults, **fields})
+    return factories.make_newsletter(slug, **{**defaults, **fields})
 
 
 def make_issue(

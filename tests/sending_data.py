@@ -6,20 +6,9 @@ from django.utils import timezone
 
 from newsletter.models import Delivery, Issue, Link, Newsletter, Section
 from subscribers.models import Subscriber, Subscription
+from tests.factories import make_newsletter  # noqa: F401 (re-exported for the sending tests)
 
 URL = re.compile(r"https?://[^\s<>\"']+")
-
-
-def make_newsletter(slug: str = "ml-monthly", **fields) -> Newsletter:
-    defaults = {
-        "name": "ML Monthly",
-        "sender_name": "Ada",
-        "sender_email": "ada@example.com",
-        "postal_address": "1 Example Street, Springfield",
-        "send_rate": 100_000,
-        "time_zone": "Europe/London",
-    }
-    return Newsletter.objects.create(slug=slug, **{**defaults, **fields})
 
 
 def make_issue(newsletter: Newsletter, number: int = 1, **fields) -> Issue:
