@@ -24,10 +24,11 @@ def list_id(newsletter) -> str:
 
 def recipient_values(subscription) -> dict[str, str]:
     """The per-recipient parts of an issue email for one subscription."""
+    unsubscribe_url, one_click_url, preferences_url = tokens.reader_urls(subscription)
     return {
-        "unsubscribe_url": tokens.unsubscribe_url(subscription),
-        "preferences_url": tokens.preferences_url(subscription.subscriber),
-        "one_click_url": tokens.one_click_url(subscription),
+        "unsubscribe_url": unsubscribe_url,
+        "preferences_url": preferences_url,
+        "one_click_url": one_click_url,
         "recipient_key": "",
     }
 

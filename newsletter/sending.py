@@ -528,9 +528,9 @@ class Handover:
 
 def recipient_key(delivery_id: int) -> str:
     """The reader's key in tracked links (newsletter.tracking)."""
-    from newsletter.tracking import recipient_key as key
+    from newsletter.tracking import delivery_key
 
-    return key(Delivery(pk=delivery_id))
+    return delivery_key(delivery_id)
 
 
 # -- What an error means ------------------------------------------------------------------

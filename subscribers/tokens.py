@@ -1,12 +1,24 @@
 """Signed links in emails: one salt per purpose, so a token made for one
-purpose (confirm) is refused for another (unsubscribe)."""
+purpose (confirm) is refused for another (unsubscribe).
 
+Every reader of an issue gets their own links, so making them is on the send's
+hot path: the signer and its HMAC key are made once per purpose (not per
+token), and a URL's path is reversed once and filled in per reader. The tokens
+and URLs are exactly those of signing.dumps() and reverse().
+"""
+
+import re
 from datetime import timedelta
+from functools import lru_cache
 from typing import Any
+from urllib.parse import quote
 
 from django.conf import settings
 from django.core import signing
-from django.urls import reverse
+from django.urls import get_script_prefix, get_urlconf, reverse
+from django.utils.crypto import salted_hmac
+from django.utils.encoding import force_bytes
+from django.utils.http import RFC3986_SUBDELIMS
 
 CONFIRM_MAX_AGE = timedelta(days=7)
 
@@ -27,8 +39,34 @@ class ExpiredToken(BadToken):
         self.payload = payload
 
 
+class Prekeyed:
+    """A django.core.signing signer whose HMAC key is derived once, not for every
+    signature (mixed into Signer or TimestampSigner: the same signatures)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self._mac = salted_hmac(self.salt + "signer", b"", self.key, algorithm=self.algorithm)
+
+    def signature(self, value, key=None):
+        if key is not None and key != self.key:  # a fallback key, when reading
+            return super().signature(value, key)
+        mac = self._mac.copy()
+        mac.update(force_bytes(value))
+        return signing.b64_encode(mac.digest()).decode()
+
+
+class PrekeyedSigner(Prekeyed, signing.TimestampSigner):
+    """signing.dumps()'s signer."""
+
+
+@lru_cache(maxsize=32)
+def _signer(salt: str, key: str) -> PrekeyedSigner:
+    return PrekeyedSigner(key=key, salt=salt)
+
+
 def make_token(purpose: str, payload: dict[str, Any]) -> str:
-    return signing.dumps(payload, salt=SALTS[purpose], compress=True)
+    """The same token as signing.dumps(payload, salt=SALTS[purpose], compress=True)."""
+    return _signer(SALTS[purpose], settings.SECRET_KEY).sign_object(payload, compress=True)
 
 
 def read_token(purpose: str, token: str, *, max_age: timedelta | None = None) -> dict[str, Any]:
@@ -52,9 +90,41 @@ def absolute(path: str) -> str:
     return settings.SITE_URL + path
 
 
+# Stands for the token while a path is reversed; the converter (<str:token>) takes it.
+_SLOT = "token-slot"
+# What reverse() leaves unquoted in a path (RFC 3986 pchar); tokens are made of these.
+_PCHAR = RFC3986_SUBDELIMS + "/~:@"
+_UNQUOTED = re.compile(r"[A-Za-z0-9_.~!$&'()*+,;=:@/-]*")
+
+
+@lru_cache(maxsize=64)
+def _around(name: str, script_prefix: str, urlconf: str) -> tuple[str, str]:
+    """The path of URL `name` before and after its one token."""
+    before, after = reverse(name, urlconf=urlconf, args=[_SLOT]).split(_SLOT)
+    return before, after
+
+
+def links(*named: tuple[str, str]) -> list[str]:
+    """absolute(reverse(name, args=[token])) for each (name, token), without reversing
+    each time: the path around the token is reversed once per URL name."""
+    prefix, urlconf = get_script_prefix(), get_urlconf() or settings.ROOT_URLCONF
+    site = settings.SITE_URL
+    urls = []
+    for name, token in named:
+        before, after = _around(name, prefix, urlconf)
+        if not _UNQUOTED.fullmatch(token):
+            token = quote(token, safe=_PCHAR)
+        urls.append(site + before + token + after)
+    return urls
+
+
+def link(name: str, token: str) -> str:
+    return links((name, token))[0]
+
+
 def confirm_url(subscription) -> str:
     token = make_token("confirm", {"s": subscription.pk, "n": subscription.newsletter_id})
-    return absolute(reverse("confirm", args=[token]))
+    return link("confirm", token)
 
 
 def unsubscribe_token(subscription) -> str:
@@ -63,13 +133,30 @@ def unsubscribe_token(subscription) -> str:
 
 def unsubscribe_url(subscription) -> str:
     """The visible footer link: GET shows a one-button page, POST acts."""
-    return absolute(reverse("unsubscribe", args=[unsubscribe_token(subscription)]))
+    return link("unsubscribe", unsubscribe_token(subscription))
 
 
 def one_click_url(subscription) -> str:
     """The List-Unsubscribe header URL (RFC 8058 one-click POST)."""
-    return absolute(reverse("unsubscribe_one_click", args=[unsubscribe_token(subscription)]))
+    return link("unsubscribe_one_click", unsubscribe_token(subscription))
+
+
+def preferences_token(subscriber) -> str:
+    return make_token("preferences", {"p": subscriber.pk})
 
 
 def preferences_url(subscriber) -> str:
-    return absolute(reverse("preferences", args=[make_token("preferences", {"p": subscriber.pk})]))
+    return link("preferences", preferences_token(subscriber))
+
+
+def reader_urls(subscription) -> tuple[str, str, str]:
+    """(unsubscribe_url, one_click_url, preferences_url): the links every issue email
+    carries, both unsubscribe links from one token."""
+    unsubscribe = unsubscribe_token(subscription)
+    return tuple(
+        links(
+            ("unsubscribe", unsubscribe),
+            ("unsubscribe_one_click", unsubscribe),
+            ("preferences", preferences_token(subscription.subscriber)),
+        )
+    )
