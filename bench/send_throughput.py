@@ -1,81 +1,175 @@
-"""How fast does an issue reach N confirmed readers, end to end?
+"""How fast does an issue reach N confirmed readers, end to end, against the
+floor (the ESP API itself) and a peer (django-newsletter)?
 
-Plans and sends one issue through a real Celery worker to the loopback fake
-ESP (Mailgun API), then prints emails/s, time to the first ESP call, ESP calls,
-duplicates and the worker's peak memory. Run it against the production shape:
+    .venv/bin/python bench/send_throughput.py --subscribers 100000
 
-    DATABASE_URL=postgres://postgres@127.0.0.1:5432/lp_bench \\
-    REDIS_URL=redis://127.0.0.1:6379/5 \\
-    .venv/bin/python bench/send_throughput.py --readers 100000 --concurrency 2
+Three measurements on the same readers and the same issue (the demo's shape:
+five sections, seventeen links), each into the loopback fake ESP (Mailgun API,
+a separate process, bodies not kept) and checked there: every reader got
+exactly one message.
 
-The database is created and migrated if needed; the bench's newsletter and
-readers are removed afterwards (--keep to leave them). A figure, not a test.
+ours   N confirmed readers loaded with COPY into a fresh PostgreSQL database
+       (lp_bench), real Redis, a real `celery -A config worker --concurrency=2`;
+       timed from "send now" to the last recipient the fake ESP recorded.
+floor  the same batch payloads (1,000 readers, the same merge data, merge
+       headers and metadata, built beforehand) posted by anymail's Mailgun
+       backend in a bare loop: 2 processes (the worker's 2 cores), no database,
+       no Celery.
+peer   django-newsletter (latest release, its own virtualenv in
+       bench/.peer-venv) sending the same issue HTML to the first readers
+       (--peer-subscribers) with `manage.py submit_newsletter`, through the same
+       anymail backend to the same fake ESP; its rate is compared with ours.
+
+Environment: BENCH_POSTGRES (server URL, default postgres://postgres@127.0.0.1:5432)
+and REDIS_URL (default redis://127.0.0.1:6379/0). The bench's databases
+(lp_bench, lp_bench_peer) are dropped at the end unless --keep. Results are
+printed and written to bench/results/. Figures, not tests.
 """
 
 import argparse
+import json
+import multiprocessing
 import os
+import signal
 import subprocess
 import sys
 import time
+import urllib.request
 import uuid
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from bench import report  # noqa: E402
+from tests.fake_esp import MAILGUN_KEY  # noqa: E402
+
 RUN = uuid.uuid4().hex[:8]
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-os.environ.setdefault("VAR_DIR", str(ROOT / "var" / "bench"))
-os.environ["CELERY_QUEUE"] = f"letterpress-bench-{RUN}"
-os.environ["CACHE_PREFIX"] = f"letterpress-bench-{RUN}"
-os.environ["CELERY_TASK_ALWAYS_EAGER"] = "False"
-os.environ.pop("ESP", None)  # this process only plans; the worker talks to the ESP
+DATABASE = "lp_bench"
+PEER_DATABASE = "lp_bench_peer"
+PEER_VENV = ROOT / "bench" / ".peer-venv"
+PEER_PACKAGES = [
+    "django-newsletter",
+    "sorl-thumbnail",
+    "django-anymail[mailgun]",
+    "psycopg[binary]",
+]
+ESP_PORT = int(os.getenv("BENCH_ESP_PORT", "8201"))
+ESP_URL = f"http://127.0.0.1:{ESP_PORT}"
+# Far above what 2 cores can send: the bench measures the pipeline, not the limiter.
+SEND_RATE = 10_000_000
 
 
-def ensure_database(url: str) -> None:
-    """CREATE DATABASE for a PostgreSQL URL whose database does not exist yet."""
-    if not url.startswith("postgres"):
-        return
-    import psycopg
-    from psycopg import sql
-
-    base, name = url.rsplit("/", 1)
-    with psycopg.connect(f"{base}/postgres", autocommit=True) as conn:
-        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
-            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+def address(n: int) -> str:
+    return f"reader{n}@bench.example.com"
 
 
-def rss_peaks(pid: int) -> dict[int, int]:
-    """VmHWM (peak resident set, KiB) of a process and its children."""
-    peaks = {}
-    for proc in [pid, *children(pid)]:
-        try:
-            for line in Path(f"/proc/{proc}/status").read_text().splitlines():
-                if line.startswith("VmHWM:"):
-                    peaks[proc] = int(line.split()[1])
-        except OSError:
-            pass
-    return peaks
+def configure(args) -> None:
+    """This process plans; the worker talks to the ESP. Production-like settings."""
+    os.environ.update(
+        {
+            "DJANGO_SETTINGS_MODULE": "config.settings",
+            "DATABASE_URL": report.fresh_database(DATABASE),
+            "REDIS_URL": os.getenv("REDIS_URL", "redis://127.0.0.1:6379/0"),
+            "VAR_DIR": str(ROOT / "var" / "bench"),
+            "CELERY_QUEUE": f"letterpress-bench-{RUN}",
+            "CACHE_PREFIX": f"letterpress-bench-{RUN}",
+            "CELERY_TASK_ALWAYS_EAGER": "False",
+            "DEBUG": "False",
+            "SECRET_KEY": f"bench-{uuid.uuid4().hex}",
+            "LOG_LEVEL": "WARNING",
+        }
+    )
+    os.environ.pop("ESP", None)
 
 
-def children(pid: int) -> list[int]:
-    found = []
-    for task in Path(f"/proc/{pid}/task").glob("*"):
-        try:
-            found += [int(p) for p in (task / "children").read_text().split()]
-        except OSError:
-            pass
-    return found
+# -- Data -------------------------------------------------------------------------------
 
 
-def start_worker(esp, concurrency: int, log: Path) -> subprocess.Popen:
-    from tests.fake_esp import MAILGUN_KEY
+def make_issue(batch_size: int):
+    from newsletter.management.commands.seed_demo import ISSUE_1, NEWSLETTER, SIBLING, seed_issue
+    from newsletter.models import Newsletter
 
+    newsletter = Newsletter.objects.create(
+        **NEWSLETTER | {"batch_size": batch_size, "send_rate": SEND_RATE}
+    )
+    newsletter.siblings.add(Newsletter.objects.create(**SIBLING))
+    return seed_issue(newsletter, ISSUE_1)
+
+
+def load_readers(newsletter_id: int, count: int) -> float:
+    """N subscribers, each confirmed to the newsletter, with COPY; the seconds it took."""
+    from django.db import connection
+
+    started = time.monotonic()
+    now = "2026-01-01 00:00:00+00"
+    with connection.cursor() as cursor:
+        raw = cursor.cursor
+        with raw.copy(
+            "COPY subscribers_subscriber (id, email, name, consent_user_agent, consent_source,"
+            " created) FROM STDIN"
+        ) as copy:
+            for start in range(1, count + 1, 50_000):
+                stop = min(count, start + 49_999)
+                rows = (f"{n}\t{address(n)}\t\t\tbench\t{now}\n" for n in range(start, stop + 1))
+                copy.write("".join(rows))
+        with raw.copy(
+            "COPY subscribers_subscription (id, subscriber_id, newsletter_id, status, created,"
+            " confirmed_at, reason, soft_bounces) FROM STDIN"
+        ) as copy:
+            for start in range(1, count + 1, 50_000):
+                stop = min(count, start + 49_999)
+                copy.write(
+                    "".join(
+                        f"{n}\t{n}\t{newsletter_id}\tconfirmed\t{now}\t{now}\t\t0\n"
+                        for n in range(start, stop + 1)
+                    )
+                )
+        for table in ("subscribers_subscriber", "subscribers_subscription"):
+            cursor.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), {count})")
+    with connection.cursor() as cursor:
+        cursor.execute("VACUUM ANALYZE")
+    return time.monotonic() - started
+
+
+# -- The fake ESP (its own process) ---------------------------------------------------------
+
+
+def esp(path: str, *, post: bool = False):
+    request = urllib.request.Request(ESP_URL + path, data=b"" if post else None)
+    with urllib.request.urlopen(request, timeout=120) as response:
+        return json.loads(response.read())
+
+
+def start_esp() -> subprocess.Popen:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tests.fake_esp", "--port", str(ESP_PORT)],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+    )
+    report.wait_until(lambda: esp("/_stats"), timeout=20, what="the fake ESP")
+    return process
+
+
+def check_recipients(count: int) -> dict:
+    """Every reader 1..count exactly once, nobody else."""
+    counts = esp("/_counts")
+    missing = sum(1 for n in range(1, count + 1) if address(n) not in counts)
+    twice = sum(1 for n in counts.values() if n > 1)
+    extra = len(counts) - (count - missing)
+    ok = not missing and not twice and not extra
+    return {"exactly_once": ok, "missing": missing, "more_than_once": twice, "unexpected": extra}
+
+
+# -- Ours: a real worker --------------------------------------------------------------------
+
+
+def start_worker(concurrency: int, log: Path) -> subprocess.Popen:
     env = {
         **os.environ,
         "ESP": "mailgun",
         "ANYMAIL_MAILGUN_API_KEY": MAILGUN_KEY,
-        "ESP_API_URL": esp.mailgun_url,
-        "LOG_LEVEL": "WARNING",
+        "ESP_API_URL": f"{ESP_URL}/v3",
     }
     command = [sys.executable, "-m", "celery", "-A", "config", "worker", "--loglevel=WARNING"]
     command += [f"--concurrency={concurrency}", "--without-gossip", "--without-mingle"]
@@ -93,146 +187,503 @@ def wait_for_worker(timeout: float = 60) -> float:
     started = time.monotonic()
     marker = uuid.uuid4().hex
     ping.delay(marker)
-    while not (Path(settings.VAR_DIR) / "pings" / marker).exists():
-        if time.monotonic() - started > timeout:
-            sys.exit("The worker did not start; see its log.")
-        time.sleep(0.1)
+    mark = Path(settings.VAR_DIR) / "pings" / marker
+    report.wait_until(mark.exists, timeout=timeout, what="the worker (see its log)")
+    mark.unlink()
     return time.monotonic() - started
 
 
-def make_readers(newsletter, count: int) -> None:
+class Peaks:
+    """Peak RSS (VmHWM, KiB) of a process and of each child it has had."""
+
+    def __init__(self, pid: int):
+        self.pid = pid
+        self.main = 0
+        self.pool: dict[int, int] = {}
+
+    def sample(self) -> None:
+        self.main = max(self.main, report.peak_rss(self.pid) or 0)
+        for child in report.children(self.pid):
+            self.pool[child] = max(self.pool.get(child, 0), report.peak_rss(child) or 0)
+
+    def as_dict(self) -> dict:
+        return {
+            "main_mib": round(self.main / 1024, 1),
+            "pool_mib": [round(kib / 1024, 1) for kib in self.pool.values()],
+        }
+
+
+def start_profiler(pid: int) -> tuple[subprocess.Popen, Path]:
+    """py-spy sampling the worker and its pool: collapsed stacks for a flame graph."""
+    path = report.RESULTS / f"send_throughput-profile-{RUN}.txt"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    command = ["py-spy", "record", "--pid", str(pid), "--subprocesses", "--format", "raw"]
+    command += ["--rate", "200", "--output", str(path), "--nonblocking"]
+    spy = Path(sys.executable).parent / "py-spy"
+    process = subprocess.Popen(
+        [str(spy) if spy.exists() else "py-spy", *command[1:]],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    time.sleep(1)
+    return process, path
+
+
+def run_ours(issue, count, concurrency, timeout, profile, esp_pid) -> dict:
+    from django.conf import settings
+    from django.db.models import Count
+
+    from newsletter import sending
+    from newsletter.models import Delivery, Issue
+
+    log = Path(settings.VAR_DIR) / f"bench-worker-{RUN}.log"
+    worker = start_worker(concurrency, log)
+    profiler = None
+    try:
+        ready = wait_for_worker()
+        peaks = Peaks(worker.pid)
+        if profile:
+            profiler, profile = start_profiler(worker.pid)
+        esp("/_reset", post=True)
+        load = report.load_average()
+        cpu = report.cpu_snapshot()
+        t0 = time.monotonic()
+        sending.issue_send_now(issue=issue)
+        while True:
+            peaks.sample()
+            stats = esp("/_stats")
+            issue.refresh_from_db(fields=["status"])
+            if stats["recipients"] >= count and issue.status == Issue.Status.SENT:
+                break
+            if time.monotonic() - t0 > timeout:
+                print(f"Timed out after {timeout:.0f}s: {stats}")
+                break
+            time.sleep(0.2)
+        peaks.sample()
+        groups = {
+            "worker": {worker.pid, *peaks.pool},
+            "fake ESP": {esp_pid},
+            "bench": {os.getpid()},
+        }
+        cpu = report.cpu_used(cpu, report.cpu_snapshot(), groups)
+    finally:
+        if profiler:
+            profiler.send_signal(signal.SIGINT)
+            profiler.wait(timeout=60)
+            print(f"profile (py-spy, collapsed stacks): {profile}")
+        report.stop(worker)
+    rows = Delivery.objects.filter(issue=issue).values_list("state").order_by()
+    states = dict(rows.annotate(n=Count("pk")))
+    return result(
+        stats,
+        t0,
+        count,
+        worker_ready_s=round(ready, 2),
+        load_before=load,
+        delivery_states=states,
+        issue_status=issue.status,
+        worker_peak_rss=peaks.as_dict(),
+        cpu_seconds=cpu,
+        processes=concurrency,
+    )
+
+
+def result(stats: dict, t0: float, count: int, **extra) -> dict:
+    wall = (stats["last_accept_at"] or t0) - t0
+    first = stats["first_call_at"]
+    return {
+        "recipients": count,
+        "wall_s": round(wall, 2),
+        "emails_per_s": round(stats["messages"] / wall, 1) if wall > 0 else 0,
+        "first_esp_call_s": round(first - t0, 3) if first else None,
+        "esp_calls": stats["calls"],
+        "esp_responses": stats["responses"],
+        "messages": stats["messages"],
+        "check": check_recipients(count),
+        **extra,
+    }
+
+
+# -- The floor: the same payloads, a bare loop ----------------------------------------------
+
+
+def floor_batches(rank: int, processes: int, count: int, size: int, newsletter) -> list[tuple]:
+    """This process' share of the batches: (to, merge_data, merge_headers, merge_metadata),
+    with the very values the worker computes for these readers."""
+    from newsletter import emails
+    from newsletter.rendering import PLACEHOLDERS
+    from newsletter.sending import recipient_key
     from subscribers.models import Subscriber, Subscription
 
-    chunk = 5000
-    for start in range(0, count, chunk):
-        subscribers = Subscriber.objects.bulk_create(
-            [
-                Subscriber(email=f"bench-{RUN}-{n}@example.com")
-                for n in range(start, min(count, start + chunk))
-            ]
+    batches = []
+    starts = range(1, count + 1, size)
+    for start in starts[rank::processes]:
+        data, headers, metadata = {}, {}, {}
+        for n in range(start, min(count, start + size - 1) + 1):
+            reader = Subscription(
+                pk=n, newsletter=newsletter, subscriber=Subscriber(pk=n, email=address(n))
+            )
+            values = emails.recipient_values(reader)
+            values["recipient_key"] = recipient_key(n)  # delivery n is reader n's, as in ours
+            data[address(n)] = {name: values[name] for name in PLACEHOLDERS}
+            headers[address(n)] = emails.personal_headers(values)
+            metadata[address(n)] = {"delivery": str(n)}
+        batches.append((list(data), data, headers, metadata))
+    return batches
+
+
+def floor_process(rank, processes, count, size, newsletter, fields, barrier, results) -> None:
+    from anymail.message import AnymailMessage
+    from django.core.mail import get_connection
+
+    prepared = time.monotonic()
+    batches = floor_batches(rank, processes, count, size, newsletter)
+    prepared = time.monotonic() - prepared
+    connection = get_connection(
+        "anymail.backends.mailgun.EmailBackend", api_key=MAILGUN_KEY, api_url=f"{ESP_URL}/v3"
+    )
+    barrier.wait()
+    started, cpu = time.monotonic(), time.process_time()
+    connection.open()
+    for to, data, headers, metadata in batches:
+        message = AnymailMessage(
+            subject=fields["subject"],
+            body=fields["text"],
+            from_email=fields["from_email"],
+            to=to,
+            reply_to=fields["reply_to"],
+            headers=fields["headers"],
         )
-        Subscription.objects.bulk_create(
-            [
-                Subscription(subscriber=s, newsletter=newsletter, status="confirmed")
-                for s in subscribers
-            ]
+        message.attach_alternative(fields["html"], "text/html")
+        message.merge_data = data
+        message.merge_headers = headers
+        message.metadata = fields["metadata"]
+        message.merge_metadata = metadata
+        connection.send_messages([message])
+    connection.close()
+    cpu = time.process_time() - cpu
+    results.put({"rank": rank, "prepare_s": prepared, "started": started, "cpu_s": cpu})
+
+
+def run_floor(issue, count: int, size: int, processes: int, esp_pid: int) -> dict:
+    from django.db import connections
+
+    from newsletter import emails
+    from newsletter.rendering import render_issue
+    from newsletter.sending import BATCH_APIS
+
+    newsletter = issue.newsletter
+    rendered = render_issue(issue)
+    syntax = BATCH_APIS["Mailgun"].syntax
+    fields = {
+        "subject": rendered.subject,
+        "text": emails.esp_placeholders(rendered.text, syntax),
+        "html": emails.esp_placeholders(rendered.html, syntax),
+        "from_email": newsletter.from_email,
+        "reply_to": [newsletter.reply_to] if newsletter.reply_to else None,
+        "headers": emails.common_headers(newsletter),
+        "metadata": {"issue": str(issue.pk)},
+    }
+    connections.close_all()  # no database from here on, and none shared across fork
+    esp("/_reset", post=True)
+    context = multiprocessing.get_context("fork")
+    barrier, results = context.Barrier(processes), context.Queue()
+    workers = [
+        context.Process(
+            target=floor_process,
+            args=(rank, processes, count, size, newsletter, fields, barrier, results),
         )
+        for rank in range(processes)
+    ]
+    cpu = report.cpu_snapshot()
+    for worker in workers:
+        worker.start()
+    done = [results.get() for _ in workers]
+    for worker in workers:
+        worker.join()
+    groups = {"floor": {w.pid for w in workers}, "fake ESP": {esp_pid}}
+    cpu = report.cpu_used(cpu, report.cpu_snapshot(), groups)
+    cpu["floor"] = round(sum(d["cpu_s"] for d in done), 1)  # the loop only, not the building
+    t0 = min(d["started"] for d in done)
+    return result(
+        esp("/_stats"),
+        t0,
+        count,
+        processes=processes,
+        prepare_s=round(max(d["prepare_s"] for d in done), 1),
+        cpu_seconds=cpu,
+    )
 
 
-def cleanup(newsletter) -> None:
-    from newsletter.models import Issue
-    from subscribers.models import Subscriber
+# -- The peer: django-newsletter in its own virtualenv -----------------------------------------
 
-    Issue.objects.filter(newsletter=newsletter).delete()
-    Subscriber.objects.filter(email__startswith=f"bench-{RUN}-").delete()
-    newsletter.delete()
+
+def peer_python() -> Path:
+    python = PEER_VENV / "bin" / "python"
+    if not python.exists():
+        print("Creating the peer's virtualenv (django-newsletter from PyPI) ...")
+        subprocess.run([sys.executable, "-m", "venv", str(PEER_VENV)], check=True)
+        subprocess.run([python, "-m", "pip", "install", "-q", *PEER_PACKAGES], check=True)
+    return python
+
+
+PEER_SETTINGS = """# Written by bench/send_throughput.py: django-newsletter, email through
+# anymail's Mailgun backend into the bench's fake ESP.
+SECRET_KEY = "peer-bench-only"
+DEBUG = False
+ALLOWED_HOSTS = ["*"]
+USE_TZ = True
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+INSTALLED_APPS = [
+    "django.contrib.contenttypes",
+    "django.contrib.auth",
+    "django.contrib.sites",
+    "sorl.thumbnail",
+    "newsletter",
+]
+SITE_ID = 1
+ROOT_URLCONF = "peer_urls"
+DATABASES = {{"default": {database!r}}}
+TEMPLATES = [
+    {{
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [{templates!r}],
+        "APP_DIRS": True,
+    }}
+]
+STATIC_URL = "/static/"
+MEDIA_URL = "/media/"
+EMAIL_BACKEND = "anymail.backends.mailgun.EmailBackend"
+ANYMAIL = {{"MAILGUN_API_KEY": {key!r}, "MAILGUN_API_URL": {api_url!r}}}
+NEWSLETTER_THUMBNAIL = "sorl-thumbnail"  # names a template only; the issue has no images
+NEWSLETTER_USE_HTTPS = True
+"""
+
+PEER_URLS = """from django.urls import include, path
+
+urlpatterns = [path("newsletter/", include("newsletter.urls"))]
+"""
+
+
+def peer_html(html: str) -> str:
+    """Our rendered issue as the peer's message template: the same HTML, with the
+    peer's own per-reader links where ours has placeholders."""
+    from newsletter.rendering import placeholder
+
+    parts = {
+        "unsubscribe_url": "{{ site_url }}{% url 'newsletter_unsubscribe_request' "
+        "newsletter.slug %}",
+        "preferences_url": "{{ site_url }}{% url 'newsletter_update_request' newsletter.slug %}",
+        "recipient_key": "{{ subscription.pk }}",
+    }
+    text = "{% verbatim %}" + html + "{% endverbatim %}"
+    for name, tag in parts.items():
+        text = text.replace(placeholder(name), "{% endverbatim %}" + tag + "{% verbatim %}")
+    return text
+
+
+def write_peer_site(rendered, issue, count: int) -> Path:
+    from urllib.parse import urlsplit
+
+    from newsletter import text
+
+    site = PEER_VENV / "site"
+    templates = site / "templates" / "newsletter" / "message" / "bench"
+    templates.mkdir(parents=True, exist_ok=True)
+    server = urlsplit(report.POSTGRES)
+    database = {
+        "ENGINE": "django.db.backends.postgresql",
+        "NAME": PEER_DATABASE,
+        "USER": server.username or "postgres",
+        "PASSWORD": server.password or "",
+        "HOST": server.hostname or "127.0.0.1",
+        "PORT": str(server.port or 5432),
+    }
+    (site / "peer_settings.py").write_text(
+        PEER_SETTINGS.format(
+            database=database,
+            templates=str(site / "templates"),
+            key=MAILGUN_KEY,
+            api_url=f"{ESP_URL}/v3",
+        )
+    )
+    (site / "peer_urls.py").write_text(PEER_URLS)
+    (templates / "message.html").write_text(peer_html(rendered.html))
+    links = [
+        {"title": link.title, "url": link.url, "text": text.markdown_html(link.commentary)}
+        for section in issue.sections.all()
+        for link in section.links.all()
+    ]
+    data = {
+        "issue": {
+            "newsletter": issue.newsletter.name,
+            "sender_email": issue.newsletter.sender_email,
+            "subject": rendered.subject,
+            "links": links,
+        },
+        "subscribers": [address(n) for n in range(1, count + 1)],
+    }
+    path = site / "issue.json"
+    path.write_text(json.dumps(data))
+    return path
+
+
+def run_peer(issue, count: int) -> dict:
+    from newsletter.rendering import render_issue
+
+    python = peer_python()
+    rendered = render_issue(issue)
+    data = write_peer_site(rendered, issue, count)
+    report.fresh_database(PEER_DATABASE)
+    esp("/_reset", post=True)
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "peer_settings",
+        "PYTHONPATH": str(PEER_VENV / "site"),
+    }
+    for name in ("DATABASE_URL", "REDIS_URL", "VAR_DIR", "SECRET_KEY", "DEBUG"):
+        env.pop(name, None)
+    done = subprocess.run(
+        [python, "-W", "ignore", str(ROOT / "bench" / "peer_send.py"), "--issue", str(data)],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    if done.returncode:
+        sys.exit(f"The peer failed:\n{done.stderr[-3000:]}")
+    timing = json.loads(done.stdout.strip().splitlines()[-1])
+    version = subprocess.run(
+        [python, "-c", "import importlib.metadata as m; print(m.version('django-newsletter'))"],
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    version = f"django-newsletter {version}"
+    return result(esp("/_stats"), timing["started"], count, processes=1, version=version)
+
+
+# -- Report -----------------------------------------------------------------------------------
+
+
+def ratio(a: dict | None, b: dict | None) -> float | None:
+    if not a or not b or not b["emails_per_s"]:
+        return None
+    return round(a["emails_per_s"] / b["emails_per_s"], 2)
+
+
+def print_report(results: dict) -> None:
+    ours, floor, peer = results["ours"], results.get("floor"), results.get("peer")
+    rss = ours["worker_peak_rss"]
+    rows = [
+        ("readers", f"{ours['recipients']:,}"),
+        ("wall time", f"{ours['wall_s']:.1f} s (send now → last recipient at the ESP)"),
+        ("emails/s", f"{ours['emails_per_s']:,.0f}"),
+        ("first ESP call", f"{ours['first_esp_call_s']:.2f} s after send now"),
+        ("ESP calls", f"{ours['esp_calls']:,} {ours['esp_responses']}"),
+        ("exactly once", describe(ours["check"])),
+        ("worker peak RSS", f"main {rss['main_mib']:.0f} MiB, pool {rss['pool_mib']} MiB"),
+        ("delivery rows", str(ours["delivery_states"])),
+        ("CPU seconds", str(ours["cpu_seconds"])),
+    ]
+    if floor:
+        rows += [
+            (
+                "floor emails/s",
+                f"{floor['emails_per_s']:,.0f} ({floor['processes']} processes, "
+                f"{floor['recipients']:,} readers, {describe(floor['check'])})",
+            ),
+            ("ours / floor", f"{results['ours_over_floor']:.2f}"),
+        ]
+    if peer:
+        rows += [
+            (
+                "peer emails/s",
+                f"{peer['emails_per_s']:,.1f} ({peer['version']}, "
+                f"{peer['recipients']:,} readers, {describe(peer['check'])})",
+            ),
+            ("ours / peer", f"{results['ours_over_peer']:.1f}"),
+        ]
+    machine = results["machine"]
+    rows.append(
+        (
+            "machine",
+            f"{machine['cores']} cores, {machine['memory_gib']} GiB, Python {machine['python']}, "
+            f"PostgreSQL {machine['postgresql']}, Redis {machine['redis']}",
+        )
+    )
+    print()
+    print(report.table("Send throughput", rows))
+
+
+def describe(check: dict) -> str:
+    if check["exactly_once"]:
+        return "every reader exactly once"
+    return f"NOT exactly once: {check}"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--readers", type=int, default=100_000)
-    parser.add_argument("--concurrency", type=int, default=2)
+    parser.add_argument("--subscribers", "--readers", type=int, default=100_000)
+    parser.add_argument("--concurrency", type=int, default=2, help="worker processes")
     parser.add_argument("--batch-size", type=int, default=1000)
-    parser.add_argument("--rate", type=int, default=1_000_000, help="newsletter.send_rate")
-    parser.add_argument("--latency", type=float, default=0.0, help="fake ESP seconds per call")
-    parser.add_argument("--keep", action="store_true", help="leave the bench data in place")
+    parser.add_argument("--floor-processes", type=int, default=2)
+    parser.add_argument("--peer-subscribers", type=int, default=5000, help="0: no peer")
+    parser.add_argument("--no-floor", action="store_true")
+    parser.add_argument("--timeout", type=float, default=3600)
+    parser.add_argument("--keep", action="store_true", help="keep the bench's databases")
+    parser.add_argument("--profile", action="store_true", help="py-spy the worker (ours only)")
     args = parser.parse_args()
+    count = args.subscribers
 
-    ensure_database(os.getenv("DATABASE_URL", ""))
+    configure(args)
     import django
 
     django.setup()
-    from django.conf import settings
     from django.core.management import call_command
-    from django.db import connection
-
-    from newsletter import sending
-    from newsletter.models import Issue, Link, Newsletter, Section
-    from tests.fake_esp import FakeESP
 
     call_command("migrate", verbosity=0)
-    db = connection.vendor
-    broker = "redis" if settings.REDIS_URL else "filesystem"
-    print(
-        f"database={db} broker={broker} readers={args.readers:,} batch={args.batch_size} "
-        f"concurrency={args.concurrency} rate={args.rate:,}/s"
-    )
-
-    newsletter = Newsletter.objects.create(
-        name="Bench Monthly",
-        slug=f"bench-{RUN}",
-        sender_name="Bench",
-        sender_email="bench@example.com",
-        postal_address="1 Example Street",
-        batch_size=args.batch_size,
-        send_rate=args.rate,
-    )
-    issue = Issue.objects.create(newsletter=newsletter, number=1, subject="Bench issue")
-    section = Section.objects.create(issue=issue, title="Research")
-    for n in range(8):
-        Link.objects.create(
-            section=section,
-            title=f"Paper {n}",
-            url=f"https://example.org/{n}",
-            commentary="A paragraph of commentary, as real issues have. " * 3,
-        )
-    started = time.monotonic()
-    make_readers(newsletter, args.readers)
-    print(f"readers created in {time.monotonic() - started:.1f}s")
-
-    esp = FakeESP(keep_bodies=False).start()
-    esp.faults.latency = args.latency
-    log = Path(settings.VAR_DIR) / f"bench-worker-{RUN}.log"
-    worker = start_worker(esp, args.concurrency, log)
+    issue = make_issue(args.batch_size)
+    print(f"{count:,} readers loaded with COPY in {load_readers(issue.newsletter_id, count):.1f} s")
+    results = {
+        "bench": "send_throughput",
+        "machine": report.machine(report.POSTGRES, os.environ["REDIS_URL"]),
+        "settings": vars(args),
+    }
+    fake = start_esp()
     try:
-        print(f"worker ready in {wait_for_worker():.1f}s (log: {log})")
-        esp.reset()
-        peak: dict[int, int] = {}
-        t0 = time.monotonic()
-        sending.issue_send_now(issue=issue)
-        while True:
-            issue.refresh_from_db()
-            for pid, kib in rss_peaks(worker.pid).items():
-                peak[pid] = max(peak.get(pid, 0), kib)
-            if issue.status == Issue.Status.SENT or time.monotonic() - t0 > 1800:
-                break
-            time.sleep(0.2)
-        finished = time.monotonic()
-        report(args, esp, issue, t0, finished, peak, worker.pid)
+        print(f"ours: {count:,} readers through a worker with {args.concurrency} processes ...")
+        results["ours"] = run_ours(
+            issue, count, args.concurrency, args.timeout, args.profile, fake.pid
+        )
+        if not args.no_floor:
+            print(f"floor: {count:,} readers, {args.floor_processes} processes ...")
+            results["floor"] = run_floor(
+                issue, count, args.batch_size, args.floor_processes, fake.pid
+            )
+            results["ours_over_floor"] = ratio(results["ours"], results["floor"])
+        if args.peer_subscribers:
+            peer_count = min(count, args.peer_subscribers)
+            print(f"peer: {peer_count:,} readers through django-newsletter ...")
+            results["peer"] = run_peer(issue, peer_count)
+            results["ours_over_peer"] = ratio(results["ours"], results["peer"])
     finally:
-        worker.terminate()
-        try:
-            worker.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            worker.kill()
-        esp.stop()
-        if not args.keep:
-            cleanup(newsletter)
+        report.stop(fake)
+        cleanup(keep=args.keep)
+    print_report(results)
+    print(f"\n{report.save(f'send_throughput-{count}', results)}")
 
 
-def report(args, esp, issue, t0, finished, peak, main_pid) -> None:
-    from django.db.models import Count
+def cleanup(*, keep: bool) -> None:
+    from django.db import connections
 
-    from newsletter.models import Delivery
+    connections.close_all()
+    import redis
 
-    rows = Delivery.objects.filter(issue=issue).values_list("state").order_by()
-    states = dict(rows.annotate(n=Count("pk")))
-    messages = sum(esp.counts.values())
-    end = esp.last_accept_at or finished
-    print(f"status            {issue.status}  {states}")
-    print(f"first ESP call    {(esp.first_call_at or finished) - t0:.2f}s after 'send now'")
-    print(f"planning done     {(issue.planned_at - issue.started_at).total_seconds():.2f}s")
-    print(f"last ESP accept   {end - t0:.1f}s")
-    print(f"issue sent        {finished - t0:.1f}s (observed, 0.2s polling)")
-    print(f"emails/s          {messages / max(end - t0, 1e-9):,.0f}")
-    print(f"ESP calls         {esp.calls:,}  (responses {dict(esp.responses)})")
-    print(f"messages          {messages:,} to {len(esp.counts):,} recipients")
-    print(f"duplicates        {len(esp.duplicates())}")
-    pool = {pid: kib for pid, kib in peak.items() if pid != main_pid}
-    print(
-        f"worker peak RSS   main {peak.get(main_pid, 0) / 1024:.0f} MiB, "
-        f"pool max {max(pool.values(), default=0) / 1024:.0f} MiB ({len(pool)} processes)"
-    )
+    client = redis.Redis.from_url(os.environ["REDIS_URL"])
+    for key in client.scan_iter(f"*letterpress-bench-{RUN}*"):
+        client.delete(key)
+    if not keep:
+        report.drop_database(DATABASE)
+        report.drop_database(PEER_DATABASE)
 
 
 if __name__ == "__main__":

@@ -4,10 +4,19 @@ anymail's real backends talk to it over real HTTP (point MAILGUN_API_URL or
 POSTMARK_API_URL at `fake.url`). It records every recipient it accepted, with
 the per-recipient substitutions an ESP would make, and can inject 5xx, 429
 (with Retry-After), latency and timeouts. Used by the tests and by bench/.
+
+For big runs it also runs on its own, out of the process that measures:
+
+    .venv/bin/python -m tests.fake_esp --port 8201
+
+with keep_bodies off (addresses are counted, bodies neither kept nor filled in),
+GET /_stats for the figures, GET /_counts for every recipient's count and
+POST /_reset between runs.
 """
 
 from __future__ import annotations
 
+import argparse
 import base64
 import json
 import random
@@ -113,6 +122,22 @@ class FakeESP:
     def messages_to(self, address: str) -> list[Message]:
         return [m for m in self.messages if m.to == address.lower()]
 
+    def stats(self) -> dict:
+        """The figures a benchmark reads; times are time.monotonic() of this
+        machine (one clock for every process on Linux), None before any call."""
+        with self._lock:
+            times = Counter(self.counts.values())
+            return {
+                "calls": self.calls,
+                "recipients": len(self.counts),
+                "messages": sum(self.counts.values()),
+                "duplicates": sum(n for times_sent, n in times.items() if times_sent > 1),
+                "times_sent": {str(k): v for k, v in sorted(times.items())},
+                "responses": {str(k): v for k, v in self.responses.items()},
+                "first_call_at": self.first_call_at,
+                "last_accept_at": self.last_accept_at,
+            }
+
     # -- recording -----------------------------------------------------------
     def _decide_fault(self) -> str | None:
         f = self.faults
@@ -148,7 +173,9 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format, *args):  # noqa: A002 - quiet by default
         pass
 
-    def _reply(self, status: int, body: object, headers: dict[str, str] | None = None) -> None:
+    def _reply(
+        self, status: int, body: object, headers: dict[str, str] | None = None, *, api: bool = True
+    ) -> None:
         data = json.dumps(body).encode()
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
@@ -157,26 +184,25 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header(key, value)
         self.end_headers()
         self.wfile.write(data)
-        self.esp.responses[status] += 1
+        if api:  # the answers of the ESP's API, not of /_stats and friends
+            self.esp.responses[status] += 1
 
     def do_GET(self):  # noqa: N802
         if self.path == "/_stats":
-            esp = self.esp
-            self._reply(
-                200,
-                {
-                    "calls": esp.calls,
-                    "recipients": len(esp.counts),
-                    "messages": sum(esp.counts.values()),
-                    "duplicates": len(esp.duplicates()),
-                },
-            )
+            self._reply(200, self.esp.stats(), api=False)
+        elif self.path == "/_counts":
+            with self.esp._lock:
+                counts = dict(self.esp.counts)
+            self._reply(200, counts, api=False)
         else:
             self._reply(404, {"message": "not found"})
 
     def do_POST(self):  # noqa: N802
         esp = self.esp
         body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        if self.path == "/_reset":
+            esp.reset()
+            return self._reply(200, {"reset": True}, api=False)
         esp._note_call()
         if esp.faults.latency:
             time.sleep(esp.faults.latency)
@@ -201,7 +227,7 @@ class _Handler(BaseHTTPRequestHandler):
                 {"Retry-After": str(esp.faults.retry_after)},
             )
         try:
-            messages = parse(self.headers.get("Content-Type", ""), body)
+            messages = parse(self.headers.get("Content-Type", ""), body, esp.keep_bodies)
         except (ValueError, KeyError) as exc:
             return self._reply(400, {"message": f"bad request: {exc}"})
         refused = [m.to for m in messages if m.to in esp.faults.reject]
@@ -240,10 +266,13 @@ def _mailgun_fields(content_type: str, body: bytes) -> dict[str, list[str]]:
     return fields
 
 
-def _parse_mailgun(content_type: str, body: bytes) -> list[Message]:
+def _parse_mailgun(content_type: str, body: bytes, fill: bool = True) -> list[Message]:
     fields = _mailgun_fields(content_type, body)
     variables = json.loads(fields.get("recipient-variables", ["{}"])[0])
     message_id = f"<{uuid.uuid4().hex}@fake.mailgun>"
+    if not fill:  # bodies not kept: count the addresses, skip filling in 1,000 copies
+        to = [address.lower() for _name, address in getaddresses(fields["to"])]
+        return [Message(a, "", "", "", {}, message_id) for a in to]
     messages = []
     for _name, address in getaddresses(fields["to"]):
         own = variables.get(address, {})
@@ -269,7 +298,7 @@ def _mailgun_reply(path: str, messages: list[Message]) -> tuple[int, dict]:
     return 200, {"id": messages[0].message_id if messages else "", "message": "Queued. Thank you."}
 
 
-def _parse_postmark(content_type: str, body: bytes) -> list[Message]:
+def _parse_postmark(content_type: str, body: bytes, fill: bool = True) -> list[Message]:
     data = json.loads(body)
     items = data if isinstance(data, list) else [data]
     messages = []
@@ -300,3 +329,25 @@ def _postmark_reply(path: str, messages: list[Message]) -> tuple[int, object]:
         for m in messages
     ]
     return 200, (replies if path.endswith("/batch") else replies[0])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="Run the fake ESP on its own (bench/).")
+    parser.add_argument("--port", type=int, default=8201)
+    parser.add_argument("--keep-bodies", action="store_true")
+    parser.add_argument("--latency", type=float, default=0.0, help="seconds per call")
+    args = parser.parse_args()
+    esp = FakeESP(keep_bodies=args.keep_bodies)
+    esp.faults.latency = args.latency
+    esp.start(port=args.port)
+    print(f"fake ESP on {esp.url} (Mailgun API at {esp.mailgun_url})", flush=True)
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        esp.stop()
+
+
+if __name__ == "__main__":
+    main()
