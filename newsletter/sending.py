@@ -6,8 +6,10 @@ Issue     draft → scheduled → sending → sent, plus paused and cancelled. E
           start a send only once.
 Delivery  planned → sending → sent | failed | ambiguous, or skipped. A batch
           task claims its planned rows with a token and records only those;
-          rows whose outcome cannot be known become ambiguous, never resent
-          without an editor asking.
+          just before a request leaves, its rows are marked HANDED, so when a
+          worker dies the sweeper can tell rows that may have left (ambiguous,
+          never resent without an editor asking) from rows that never left
+          (planned again).
 
 State lives in the database; the broker only carries work, and the sweeper
 puts back what it loses. Celery tasks (newsletter.tasks) are thin wrappers.
@@ -59,6 +61,9 @@ UNSETTLED = (State.PLANNED, State.SENDING)
 # Longer than SQLite's busy handler sleeps between tries (100 ms), so a waiting writer gets in.
 SQLITE_WRITER_GAP = 0.12
 CANCELLED_NOTE = "The issue was cancelled before this reader's turn."
+# Written on `sending` rows just before their request leaves; kept as the reason
+# when the worker dies before recording the ESP's answer.
+HANDED = "Outcome unknown: the worker stopped between hand-over and record."
 
 
 class SendingError(Exception):
@@ -346,7 +351,11 @@ def send_batch(*, issue_id: int, batch: int, attempt: int = 0) -> Counter:
     rendered = render_issue(issue)  # before claiming: a render error leaves the rows planned
     claim = uuid.uuid4().hex
     claimed = Delivery.objects.filter(issue_id=issue_id, batch=batch, state=State.PLANNED).update(
-        state=State.SENDING, claim=claim, updated=timezone.now(), attempts=F("attempts") + 1
+        state=State.SENDING,
+        claim=claim,
+        error="",
+        updated=timezone.now(),
+        attempts=F("attempts") + 1,
     )
     if not claimed:
         return Counter()  # a duplicate task: another run has (or had) these rows
@@ -377,8 +386,17 @@ class Handover:
         )
 
     def settle(self, ids, state: str, **fields) -> None:
+        fields.setdefault("error", "")  # a sent row drops the HANDED mark
         count = self.mine().filter(pk__in=ids).update(state=state, updated=timezone.now(), **fields)
         self.settled[state] += count
+
+    def mark_handed(self, ids: list[int]) -> list[int]:
+        """Write down that these rows are about to leave, before they do: if the
+        worker dies now, they become ambiguous; rows never marked are planned
+        again. The ids this run still holds (only those may be sent)."""
+        if self.mine().filter(pk__in=ids).update(error=HANDED) != len(ids):
+            ids = list(self.mine().filter(pk__in=ids, error=HANDED).values_list("pk", flat=True))
+        return ids
 
     def release(self, *, countdown: float = 0) -> None:
         """Rows not handed over go back to planned, due in `countdown` seconds."""
@@ -386,6 +404,7 @@ class Handover:
         self.mine().exclude(pk__in=self.handed).update(
             state=State.PLANNED,
             claim="",
+            error="",
             next_attempt_at=now + timedelta(seconds=countdown),
             updated=now,
         )
@@ -461,6 +480,7 @@ class Handover:
 
     def send_together(self, connection, api: BatchAPI, readers: dict[int, Subscription]) -> None:
         """One API call; the ESP fills each reader's values."""
+        readers = {pk: readers[pk] for pk in self.mark_handed(list(readers))}
         if not readers:
             return
         by_email = {s.subscriber.email: pk for pk, s in readers.items()}
@@ -484,7 +504,8 @@ class Handover:
 
     def send_each(self, connection, readers: dict[int, Subscription]) -> None:
         """One message per reader over the open connection, each outcome recorded at once."""
-        for pk, subscription in readers.items():
+        for pk in self.mark_handed(list(readers)):
+            subscription = readers[pk]
             email = subscription.subscriber.email
             message = emails.issue_message(
                 self.issue, self.rendered, to=email, values=self.values(pk, subscription)
@@ -614,8 +635,17 @@ def backoff(attempt: int, retry_after: float | None = None) -> float:
 # -- The sweeper ---------------------------------------------------------------------------
 
 
-def sweep(*, now: datetime | None = None) -> dict[str, int]:
-    """Beat, every minute: settle what crashed, re-enqueue what was lost, finish what is done."""
+def sweep(
+    *,
+    now: datetime | None = None,
+    lost_after: timedelta = LOST_AFTER,
+    stuck_after: timedelta = STUCK_AFTER,
+) -> dict[str, int]:
+    """Beat, every minute: settle what crashed, re-enqueue what was lost, finish what is done.
+
+    The thresholds are arguments so that a drill (bench/drill_crash.py) can
+    shorten them; stuck_after must stay above the task time limit.
+    """
     now = now or timezone.now()
     found = Counter()
     active = list(
@@ -627,14 +657,8 @@ def sweep(*, now: datetime | None = None) -> dict[str, int]:
     # Recovery first: the rows settled below are the sweeper's doing, not progress.
     for issue in active:
         if issue.status != Status.CANCELLED:
-            found.update(_recover(issue, now))
-    found["ambiguous"] = Delivery.objects.filter(
-        state=State.SENDING, updated__lt=now - STUCK_AFTER
-    ).update(
-        state=State.AMBIGUOUS,
-        error="Outcome unknown: the worker stopped between hand-over and record.",
-        updated=now,
-    )
+            found.update(_recover(issue, now, lost_after))
+    found.update(_settle_stuck(now, stuck_after))
     for issue in active:
         if issue.status == Status.CANCELLED:
             found["skipped"] += _skip_planned(issue.deliveries.all())
@@ -643,18 +667,48 @@ def sweep(*, now: datetime | None = None) -> dict[str, int]:
     return {name: count for name, count in found.items() if count}
 
 
-def _recover(issue: Issue, now: datetime) -> Counter:
-    """Re-enqueue the planner and planned batches of an issue that made no progress lately."""
+def _settle_stuck(now: datetime, stuck_after: timedelta) -> Counter:
+    """Rows `sending` for longer than a task may live have lost their worker. The
+    rows it had handed over may have left: ambiguous. The others never left:
+    planned again, and their batches enqueued."""
     found = Counter()
-    since = now - LOST_AFTER
+    stuck = Delivery.objects.filter(state=State.SENDING, updated__lt=now - stuck_after)
+    found["ambiguous"] = stuck.filter(error=HANDED).update(state=State.AMBIGUOUS, updated=now)
+    batches = set(stuck.values_list("issue_id", "batch"))
+    found["replanned"] = stuck.update(
+        state=State.PLANNED, claim="", error="", next_attempt_at=now, updated=now
+    )
+    going = set(
+        Issue.objects.filter(pk__in={i for i, _ in batches}, status=Status.SENDING).values_list(
+            "pk", flat=True
+        )
+    )
+    for issue_id, batch in sorted(batches):
+        if issue_id in going:  # paused: resuming enqueues; cancelled: skipped below
+            transaction.on_commit(partial(_enqueue_batch, issue_id, batch))
+            found["batches"] += 1
+    return found
+
+
+def _recover(issue: Issue, now: datetime, lost_after: timedelta = LOST_AFTER) -> Counter:
+    """Re-enqueue the planner of an issue whose planning made no progress lately,
+    and the planned batches of an issue whose sending made none."""
+    found = Counter()
+    since = now - lost_after
     if issue.started_at and issue.started_at > since:
         return found
-    if Delivery.objects.filter(issue=issue, state__in=State.values, updated__gte=since).exists():
-        return found
-    if issue.status == Status.SENDING and issue.planned_at is None:
+    deliveries = Delivery.objects.filter(issue=issue)
+    # Judged by the rows it creates: batches sending meanwhile do not hide a dead planner.
+    if (
+        issue.status == Status.SENDING
+        and issue.planned_at is None
+        and not deliveries.filter(created__gte=since).exists()
+    ):
         log.warning("Issue %s: planning stalled, starting it again", issue.pk)
         transaction.on_commit(partial(_enqueue_planner, issue.pk))
         found["planner"] += 1
+    if deliveries.filter(updated__gte=since).exists():
+        return found
     lost = issue.deliveries.filter(state=State.PLANNED, next_attempt_at__lt=since)
     for batch in _planned_batches(lost):
         # Bumped, so the same batch is enqueued at most once per LOST_AFTER.

@@ -3,6 +3,7 @@ re-checking subscriptions, both hand-over paths, and what each ESP error means."
 
 import email
 import re
+import signal
 from datetime import timedelta
 from email import policy
 
@@ -14,6 +15,7 @@ from newsletter.emails import batch_message, recipient_values
 from newsletter.models import Delivery, Issue
 from newsletter.rendering import render_issue
 from subscribers import subscriptions
+from tests.conftest import wait_for
 from tests.fake_esp import MAILGUN_KEY
 from tests.sending_data import (
     assert_own_links,
@@ -396,8 +398,10 @@ def test_the_sweeper_marks_rows_stuck_in_sending_ambiguous(newsletter, issue):
     make_readers(newsletter, 10)
     start(issue)
     sending.plan_deliveries(issue_id=issue.pk)
-    # A worker claimed batch 1, then died before recording anything.
-    Delivery.objects.filter(issue=issue).update(state=State.SENDING, claim="dead")
+    # A worker claimed batch 1, handed it over, then died before recording anything.
+    Delivery.objects.filter(issue=issue).update(
+        state=State.SENDING, claim="dead", error=sending.HANDED
+    )
 
     assert sending.sweep() == {}  # not yet: the task might still be running
     found = sending.sweep(now=timezone.now() + sending.STUCK_AFTER + timedelta(seconds=1))
@@ -406,6 +410,55 @@ def test_the_sweeper_marks_rows_stuck_in_sending_ambiguous(newsletter, issue):
     assert states(issue) == {"ambiguous": 10}
     issue.refresh_from_db()
     assert issue.status == Issue.Status.SENT
+
+
+def test_the_sweeper_sends_rows_whose_worker_died_before_handing_them_over(
+    mailgun, newsletter, issue, django_capture_on_commit_callbacks
+):
+    readers = make_readers(newsletter, 10)
+    start(issue)
+    sending.plan_deliveries(issue_id=issue.pk)
+    # A worker claimed batch 1 and died waiting for the send rate: nothing left.
+    Delivery.objects.filter(issue=issue).update(state=State.SENDING, claim="dead")
+
+    with django_capture_on_commit_callbacks(execute=True):
+        found = sending.sweep(now=timezone.now() + sending.STUCK_AFTER + timedelta(seconds=1))
+
+    assert found == {"replanned": 10, "batches": 1}
+    assert states(issue) == {"sent": 10}
+    assert mailgun.recipients() == emails_of(readers)
+    assert not mailgun.duplicates()
+    issue.refresh_from_db()
+    assert issue.status == Issue.Status.SENT
+
+
+def test_a_worker_stopped_during_the_request_leaves_its_rows_to_become_ambiguous(
+    mailgun, newsletter, issue
+):
+    readers = make_readers(newsletter, 10)
+    mailgun.faults.latency = 3.0
+    start(issue)
+    sending.plan_deliveries(issue_id=issue.pk)
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt  # the process stops here, mid-request
+
+    previous = signal.signal(signal.SIGALRM, interrupt)
+    signal.setitimer(signal.ITIMER_REAL, 1.5)  # the request is at the ESP by then
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            sending.send_batch(issue_id=issue.pk, batch=1)
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+    # Nobody knows whether they left: not planned again, marked as handed over.
+    assert set(Delivery.objects.filter(issue=issue).values_list("state", "error")) == {
+        (State.SENDING, sending.HANDED)
+    }
+    found = sending.sweep(now=timezone.now() + sending.STUCK_AFTER + timedelta(seconds=1))
+    assert found == {"ambiguous": 10, "finished": 1}
+    wait_for(lambda: mailgun.recipients() == emails_of(readers), timeout=10)
 
 
 def test_the_sweeper_enqueues_batches_whose_task_was_lost(
@@ -448,7 +501,9 @@ def test_one_sweep_after_a_crash_mid_planning_settles_and_restarts_everything(
     # while batch 1 was at the ESP.
     sending._plan_batch(issue.pk, 1, [r.subscriber_id for r in readers[:10]])
     sending._plan_batch(issue.pk, 2, [r.subscriber_id for r in readers[10:20]])
-    Delivery.objects.filter(issue=issue, batch=1).update(state=State.SENDING, claim="dead")
+    Delivery.objects.filter(issue=issue, batch=1).update(
+        state=State.SENDING, claim="dead", error=sending.HANDED
+    )
 
     with django_capture_on_commit_callbacks(execute=True):
         found = sending.sweep(now=timezone.now() + timedelta(hours=1))
@@ -458,6 +513,29 @@ def test_one_sweep_after_a_crash_mid_planning_settles_and_restarts_everything(
     assert mailgun.recipients() == emails_of(readers[10:])
     issue.refresh_from_db()
     assert issue.status == Issue.Status.SENT
+
+
+def test_the_sweeper_restarts_a_dead_planner_while_its_batches_still_send(
+    mailgun, newsletter, issue, django_capture_on_commit_callbacks
+):
+    readers = make_readers(newsletter, 25)
+    start(issue)
+    # The planner planned two batches long ago and died; batch 1 is sending right now.
+    sending._plan_batch(issue.pk, 1, [r.subscriber_id for r in readers[:10]])
+    sending._plan_batch(issue.pk, 2, [r.subscriber_id for r in readers[10:20]])
+    an_hour_ago = timezone.now() - timedelta(hours=1)
+    Issue.objects.filter(pk=issue.pk).update(started_at=an_hour_ago)
+    Delivery.objects.filter(issue=issue).update(created=an_hour_ago, updated=an_hour_ago)
+    Delivery.objects.filter(issue=issue, batch=1).update(
+        state=State.SENDING, claim="alive", updated=timezone.now()
+    )
+
+    with django_capture_on_commit_callbacks(execute=True):
+        found = sending.sweep(now=an_hour_ago + timedelta(hours=1, seconds=1))
+
+    assert found == {"planner": 1}  # not the batches: the send is making progress
+    assert mailgun.recipients() == emails_of(readers[20:])
+    assert states(issue) == {"sending": 10, "planned": 10, "sent": 5}
 
 
 # -- Editor actions ---------------------------------------------------------------------
