@@ -145,7 +145,7 @@ def event_key(event: AnymailTrackingEvent) -> str:
     """The ESP's id for the event, or a digest of the event itself when it has none
     (Postmark gives ids to bounces only): a replay has the same key either way."""
     if event.event_id:
-        return str(event.event_id)[:255]
+        return _storable(str(event.event_id))[:255]
     raw = json.dumps(event.esp_event, sort_keys=True, default=str)
     return "sha256:" + hashlib.sha256(raw.encode()).hexdigest()
 
@@ -195,6 +195,8 @@ def record_event(event: AnymailTrackingEvent, *, esp: str) -> bool:
         return False
     if not event.message_id or not isinstance(event.message_id, str):
         raise MalformedWebhook(f"the {event.event_type} event has no message id")
+    if "\x00" in event.recipient + event.message_id:
+        return False  # not an address or a message id we sent
     delivery = find_delivery(event.message_id, event.recipient)
     if delivery is None:
         return False
@@ -240,7 +242,12 @@ def _suppress(delivery: Delivery, status: str, when: datetime, reason: str) -> N
 
 
 def _reason(event: AnymailTrackingEvent, fallback: str) -> str:
-    return str(event.description or event.mta_response or fallback)
+    return _storable(str(event.description or event.mta_response or fallback))
+
+
+def _storable(text: str) -> str:
+    """PostgreSQL text cannot hold NUL, which a remote mail server's answer may carry."""
+    return text.replace("\x00", "")
 
 
 def _delivered(delivery: Delivery, when: datetime, event) -> None:

@@ -1,3 +1,5 @@
+import unicodedata
+
 from django import forms
 from django.core.exceptions import ValidationError
 
@@ -12,13 +14,21 @@ REASONS = [
 
 
 def clean_name(value: str) -> str:
-    """A display name is one line of text: no control characters (nor header injection)."""
+    """A display name is one line of text: no control characters (nor header
+    injection), no line separators, no noncharacters (the emails' MJML cannot
+    carry U+FFFE or U+FFFF: the welcome email would fail to render)."""
     value = (value or "").strip()
-    if any(ord(char) < 32 or ord(char) == 127 for char in value):
+    if any(_not_text(char) for char in value):
         raise ValidationError("A name must be a single line of text.")
     if len(value) > 100:
         raise ValidationError("Keep the name under 100 characters.")
     return value
+
+
+def _not_text(char: str) -> bool:
+    code = ord(char)
+    noncharacter = 0xFDD0 <= code <= 0xFDEF or code & 0xFFFE == 0xFFFE
+    return noncharacter or unicodedata.category(char) in ("Cc", "Cs", "Zl", "Zp")
 
 
 class SignupForm(forms.Form):

@@ -105,7 +105,8 @@ CONSENT_FIELDS = ["consent_at", "consent_ip", "consent_user_agent", "consent_sou
 def _set_consent(subscriber: Subscriber, consent: Consent) -> None:
     subscriber.consent_at = timezone.now()
     subscriber.consent_ip = consent.ip
-    subscriber.consent_user_agent = consent.user_agent[:300]
+    # A header may carry NUL, which PostgreSQL text cannot hold.
+    subscriber.consent_user_agent = consent.user_agent.replace("\x00", "")[:300]
     subscriber.consent_source = consent.source[:40]
 
 
