@@ -480,9 +480,27 @@ class Handover:
 
     def send_together(self, connection, api: BatchAPI, readers: dict[int, Subscription]) -> None:
         """One API call; the ESP fills each reader's values."""
-        readers = {pk: readers[pk] for pk in self.mark_handed(list(readers))}
         if not readers:
             return
+        message, by_email = self.batch_message(api, readers)
+        # Marked once the message is built, so that a worker killed while building
+        # it leaves rows that are planned again, not ambiguous ones.
+        held = self.mark_handed(list(readers))
+        if len(held) < len(readers):  # rows taken back by the sweeper: not ours to send
+            readers = {pk: readers[pk] for pk in held}
+            if not readers:
+                return
+            message, by_email = self.batch_message(api, readers)
+        self.handed.update(readers)
+        try:
+            connection.send_messages([message])
+        except Exception as exc:
+            self.fail(list(readers), exc)
+            return
+        self.record(message, by_email)
+
+    def batch_message(self, api: BatchAPI, readers: dict[int, Subscription]):
+        """The one message for these readers, and delivery id by address."""
         by_email = {s.subscriber.email: pk for pk, s in readers.items()}
         message = emails.batch_message(
             self.issue,
@@ -494,13 +512,7 @@ class Handover:
         message.merge_metadata = {email: {"delivery": str(pk)} for email, pk in by_email.items()}
         if api.esp_extra:
             message.esp_extra = api.esp_extra
-        self.handed.update(readers)
-        try:
-            connection.send_messages([message])
-        except Exception as exc:
-            self.fail(list(readers), exc)
-            return
-        self.record(message, by_email)
+        return message, by_email
 
     def send_each(self, connection, readers: dict[int, Subscription]) -> None:
         """One message per reader over the open connection, each outcome recorded at once."""
