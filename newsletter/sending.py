@@ -32,14 +32,14 @@ from anymail.exceptions import AnymailError, AnymailRecipientsRefused
 from django.conf import settings
 from django.core.mail import get_connection
 from django.db import transaction
-from django.db.models import Count, Exists, F, Max, OuterRef, Q
+from django.db.models import Count, Exists, F, Max, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from newsletter import emails, ratelimit
 from newsletter.models import Delivery, Issue
 from newsletter.rendering import RenderedIssue, RenderError, render_issue
 from newsletter.scheduling import draft_next_issue
-from subscribers.models import Subscription
+from subscribers.models import Subscriber, Subscription
 
 log = logging.getLogger(__name__)
 
@@ -265,26 +265,42 @@ def plan_deliveries(*, issue_id: int) -> int:
             # the batch tasks from claiming their rows until it is done.
             time.sleep(SQLITE_WRITER_GAP)
         batch += 1
-        _plan_batch(issue_id, batch, ids)
+        rows = readers.filter(subscriber_id__gt=after, subscriber_id__lte=ids[-1])
+        _plan_batch(issue_id, batch, rows)
         after, planned = ids[-1], planned + len(ids)
     return planned
 
 
-def _plan_batch(issue_id: int, batch: int, subscriber_ids: list[int]) -> None:
+def _plan_batch(issue_id: int, batch: int, subscriber_ids: list[int] | QuerySet) -> None:
+    """One planned Delivery row per subscriber (ids, or a queryset of rows with a
+    subscriber_id), all in one INSERT … SELECT: no model instance per reader
+    (bulk_create's took a fifth of a send's CPU)."""
+    if isinstance(subscriber_ids, QuerySet):
+        source = subscriber_ids.values_list("subscriber_id")
+    else:
+        source = Subscriber.objects.filter(pk__in=subscriber_ids).values_list("pk")
     now = timezone.now()
-    rows = [
-        Delivery(
-            issue_id=issue_id,
-            subscriber_id=subscriber_id,
-            batch=batch,
-            created=now,
-            updated=now,
-            next_attempt_at=now,
-        )
-        for subscriber_id in subscriber_ids
-    ]
-    with transaction.atomic():
-        Delivery.objects.bulk_create(rows, ignore_conflicts=True)
+    known = {"issue_id": issue_id, "batch": batch, "state": State.PLANNED}
+    known |= {"created": now, "updated": now, "next_attempt_at": now}
+    connection = transaction.get_connection()
+    name = connection.ops.quote_name
+    columns, params = [], []
+    for column in Delivery._meta.concrete_fields:
+        value = known.get(column.attname, column.get_default())
+        if column.primary_key or column.attname == "subscriber_id" or value is None:
+            continue
+        columns.append(name(column.column))
+        params.append(column.get_db_prep_save(value, connection))
+    select, select_params = source.query.sql_with_params()
+    # Names from the model, values as parameters. WHERE: SQLite would read the
+    # ON of ON CONFLICT after a bare FROM as a join's.
+    sql = (
+        f"INSERT INTO {name(Delivery._meta.db_table)} ({', '.join(columns)}, subscriber_id) "  # noqa: S608
+        f"SELECT {', '.join(['%s'] * len(params))}, r.* FROM ({select}) r "
+        "WHERE 1 = 1 ON CONFLICT DO NOTHING"
+    )
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(sql, [*params, *select_params])
         transaction.on_commit(partial(_enqueue_batch, issue_id, batch))
 
 
@@ -458,9 +474,14 @@ class Handover:
 
     def readers(self, rows: list[tuple[int, int]]) -> dict[int, Subscription]:
         """Delivery id → its subscription, if still confirmed now, just before hand-over."""
-        subscriptions = Subscription.objects.filter(
-            newsletter_id=self.issue.newsletter_id, subscriber_id__in=[s for _, s in rows]
-        ).select_related("subscriber")
+        subscriptions = (
+            Subscription.objects.filter(
+                newsletter_id=self.issue.newsletter_id, subscriber_id__in=[s for _, s in rows]
+            )
+            .select_related("subscriber")
+            # What a reader's email needs: not their dates, 2,000 datetimes a batch.
+            .only("status", "newsletter_id", "subscriber_id", "subscriber__email")
+        )
         by_subscriber = {s.subscriber_id: s for s in subscriptions}
         readers, gone = {}, {}
         for pk, subscriber_id in rows:
