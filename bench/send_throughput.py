@@ -219,6 +219,7 @@ def start_profiler(pid: int) -> tuple[subprocess.Popen, Path]:
     path.parent.mkdir(parents=True, exist_ok=True)
     command = ["py-spy", "record", "--pid", str(pid), "--subprocesses", "--format", "raw"]
     command += ["--rate", "200", "--output", str(path), "--nonblocking"]
+    command += ["--idle"] if os.getenv("BENCH_PROFILE_IDLE") else []
     spy = Path(sys.executable).parent / "py-spy"
     process = subprocess.Popen(
         [str(spy) if spy.exists() else "py-spy", *command[1:]],
@@ -631,6 +632,7 @@ def main() -> None:
     parser.add_argument("--timeout", type=float, default=3600)
     parser.add_argument("--keep", action="store_true", help="keep the bench's databases")
     parser.add_argument("--profile", action="store_true", help="py-spy the worker (ours only)")
+    parser.add_argument("--sql", help="run on the bench database before sending (experiments)")
     args = parser.parse_args()
     count = args.subscribers
 
@@ -643,6 +645,11 @@ def main() -> None:
     call_command("migrate", verbosity=0)
     issue = make_issue(args.batch_size)
     print(f"{count:,} readers loaded with COPY in {load_readers(issue.newsletter_id, count):.1f} s")
+    if args.sql:
+        from django.db import connection
+
+        with connection.cursor() as cursor:
+            cursor.execute(args.sql)
     results = {
         "bench": "send_throughput",
         "machine": report.machine(report.POSTGRES, os.environ["REDIS_URL"]),
