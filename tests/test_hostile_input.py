@@ -9,6 +9,8 @@ from urllib.parse import quote
 
 import pytest
 from django.core import mail
+from django.test import Client
+from django.urls import URLResolver, get_resolver
 from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
@@ -234,12 +236,17 @@ def test_a_name_that_is_not_one_line_of_text_is_refused_with_a_message(client, w
 # -- Signed links: confirm, unsubscribe, one-click, preferences ---------------------------
 
 
+# Only we can sign, and we sign ids: integers stay in the database's range.
+ids = st.integers(min_value=-(2**63), max_value=2**63 - 1)
+signed_values = st.recursive(
+    st.none() | st.booleans() | ids | st.floats(allow_nan=False) | hostile,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner),
+    max_leaves=10,
+)
 signed_payloads = st.one_of(
-    json_values,
-    st.fixed_dictionaries(
-        {"s": json_values, "n": json_values, "p": json_values},
-    ),
-    st.fixed_dictionaries({"s": st.integers(), "n": st.integers(), "p": st.integers()}),
+    signed_values,
+    st.fixed_dictionaries({"s": signed_values, "n": signed_values, "p": signed_values}),
+    st.fixed_dictionaries({"s": ids, "n": ids, "p": ids}),
 )
 forged_tokens = st.one_of(
     hostile,
@@ -521,6 +528,42 @@ def test_a_body_over_the_upload_limit_gets_a_4xx(client, world, settings, path):
     for content_type in ("application/x-www-form-urlencoded", "application/json"):
         response = raw_post(client, path, huge, content_type, **AUTH)
         assert 400 <= response.status_code < 500
+    assert snapshot() == before
+
+
+# -- Requests forged by other sites ----------------------------------------------------
+
+
+def routes(patterns=None, prefix=""):
+    for pattern in get_resolver().url_patterns if patterns is None else patterns:
+        if isinstance(pattern, URLResolver):
+            yield from routes(pattern.url_patterns, prefix + str(pattern.pattern))
+        else:
+            yield prefix + str(pattern.pattern), pattern.callback
+
+
+def test_only_links_signed_for_the_reader_and_esp_webhooks_skip_the_csrf_check():
+    """Everything else that takes a POST needs the CSRF token of a page we served."""
+    exempt = {route for route, view in routes() if getattr(view, "csrf_exempt", False)}
+    webhooks = {route for route in exempt if route.startswith("anymail/")}
+    assert "anymail/mailgun/tracking/" in webhooks  # behind WEBHOOK_SECRET basic auth
+    assert exempt - webhooks == {
+        "confirm/<str:token>/",
+        "confirm/<str:token>/resend/",
+        "unsubscribe/<str:token>/",
+        "unsubscribe/<str:token>/one-click/",
+        r"^f/(?P<recipient_key>[^/]*)/(?P<answer>[-\w]+)/$",
+    }
+
+
+@pytest.mark.parametrize("path", ["/subscribe/ml-monthly/", "preferences"])
+def test_forms_without_a_secret_link_refuse_a_post_without_the_csrf_token(world, path):
+    if path == "preferences":
+        path = path_of(tokens.preferences_url(world["alice"].subscriber))
+    before = snapshot()
+    client = Client(enforce_csrf_checks=True)
+    response = client.post(path, {"email": "mallory@example.com", "name": "Mallory"})
+    assert response.status_code == 403
     assert snapshot() == before
 
 
