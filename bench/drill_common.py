@@ -65,6 +65,7 @@ def configure(args) -> None:
     os.environ["CELERY_TASK_ALWAYS_EAGER"] = "False"
     os.environ["CELERY_TASK_TIME_LIMIT"] = str(TASK_TIME_LIMIT)
     os.environ["LOG_LEVEL"] = "WARNING"
+    os.environ["TEST_ESP_TIMEOUT"] = str(args.esp_timeout)  # read by tests.conftest.Worker
     os.environ.pop("ESP", None)  # this process only presses "send now" and sweeps
     ensure_database(args.database_url)
     import django
@@ -129,55 +130,6 @@ def _wait(predicate, what: str, timeout: float = 30) -> None:
         if time.monotonic() > deadline:
             sys.exit(f"Timed out waiting for {what}.")
         time.sleep(0.05)
-
-
-# -- A real worker that can be killed ----------------------------------------------------
-
-
-class Worker:
-    """`celery -A config worker` in its own process group (SIGKILLed as a group)."""
-
-    def __init__(self, esp, *, concurrency: int, esp_timeout: float, log: Path):
-        from tests.fake_esp import MAILGUN_KEY
-
-        self.env = {
-            **os.environ,
-            "ESP": "mailgun",
-            "ANYMAIL_MAILGUN_API_KEY": MAILGUN_KEY,
-            "ESP_API_URL": esp.mailgun_url,
-            "ESP_TIMEOUT": str(esp_timeout),
-        }
-        self.concurrency, self.log = concurrency, log
-        self.process: subprocess.Popen | None = None
-
-    def start(self) -> Worker:
-        command = [sys.executable, "-m", "celery", "-A", "config", "worker"]
-        command += ["--loglevel=WARNING", f"--concurrency={self.concurrency}"]
-        command += ["--without-gossip", "--without-mingle", "--without-heartbeat"]
-        command += ["-Q", os.environ["CELERY_QUEUE"]]
-        self.process = subprocess.Popen(
-            command,
-            cwd=ROOT,
-            env=self.env,
-            stdout=self.log.open("ab"),
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        return self
-
-    def kill(self) -> None:
-        """SIGKILL the whole process group, as the OOM killer or a lost machine would."""
-        if self.process and self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait()
-
-    def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.kill()
 
 
 # -- The fake ESP, also counting who was in a request that timed out ----------------------
@@ -291,11 +243,7 @@ def load_readers(args) -> tuple:
         )
         cursor.execute("ANALYZE subscribers_subscriber; ANALYZE subscribers_subscription")
     raw.commit()
-    return (
-        newsletter,
-        issue,
-        Population(confirmed=args.readers, others=len(statuses) - args.readers),
-    )
+    return issue, Population(confirmed=args.readers, others=len(statuses) - args.readers)
 
 
 # -- Running the send ---------------------------------------------------------------------
@@ -311,7 +259,7 @@ class Event:
 class Drill:
     """Presses "send now", sweeps like beat, calls `hooks` each tick, until the issue is sent."""
 
-    def __init__(self, args, issue, esp, worker: Worker, redis: OwnRedis):
+    def __init__(self, args, issue, esp, worker, redis: OwnRedis):
         self.args, self.issue, self.esp, self.worker, self.redis = args, issue, esp, worker, redis
         self.events: list[Event] = []
         self.sweeps: Counter = Counter()
@@ -367,6 +315,41 @@ class Drill:
         wall = self.elapsed()
         self.note("issue sent" if status == Issue.Status.SENT else f"issue {status}")
         return wall
+
+    def figures(self, population: Population, wall: float, **more) -> dict:
+        found = outcome(self.issue, self.esp, population)
+        batches = round(found["ambiguous"] / self.args.batch_size, 2)
+        return {
+            **found,
+            "ambiguous, in batches": batches,
+            **more,
+            **esp_figures(self.esp),
+            "wall time (s)": round(wall, 1),
+        }
+
+    def report(self, title: str, figures: dict, *, header=None, details=None) -> None:
+        """The table on stdout, and everything (with the timeline) as JSON."""
+        settings = settings_line(self.args)
+        print_table(title, {**settings, **(header or {}), "": "", **figures})
+        name = Path(sys.argv[0]).stem
+        path = write_json(
+            name,
+            {
+                "settings": settings,
+                **(header or {}),
+                "seed": self.args.seed,
+                "figures": figures,
+                **(details or {}),
+                "sweeps": dict(self.sweeps),
+                "events": self.events,
+            },
+        )
+        print(f"\nwritten to {path.relative_to(ROOT)}")
+
+    def stop(self) -> None:
+        self.worker.stop()
+        self.esp.stop()
+        self.redis.stop()
 
     def in_flight(self) -> dict[str, int]:
         """Rows held by workers right now: claimed, and of those handed to the ESP."""
@@ -473,7 +456,7 @@ def settings_line(args) -> dict:
     }
 
 
-def prepare(args, name: str):
+def prepare(args, name: str) -> tuple[random.Random, Drill, Population]:
     """Seeded randomness, the database and readers, Redis, the ESP and a worker."""
     seed = args.seed if args.seed is not None else random.randrange(1_000_000)
     args.seed = seed
@@ -481,23 +464,19 @@ def prepare(args, name: str):
     configure(args)
     from django.conf import settings
 
-    var = Path(settings.VAR_DIR)
+    from tests.conftest import Worker
+
     started = time.monotonic()
-    newsletter, issue, population = load_readers(args)
+    issue, population = load_readers(args)
     print(
         f"  {population.confirmed + population.others:,} readers loaded with COPY in "
         f"{time.monotonic() - started:.1f}s"
     )
-    redis = OwnRedis(args.redis_port, var / f"{name}-redis-{RUN}.log").start()
+    redis = OwnRedis(args.redis_port, Path(settings.VAR_DIR) / f"{name}-redis-{RUN}.log").start()
     try:
         esp = drill_esp().start()
-        worker = Worker(
-            esp,
-            concurrency=args.concurrency,
-            esp_timeout=args.esp_timeout,
-            log=var / f"{name}-worker-{RUN}.log",
-        ).start()
+        worker = Worker(esp, concurrency=args.concurrency).start()
     except BaseException:
         redis.stop()
         raise
-    return random.Random(seed), redis, issue, population, esp, worker
+    return random.Random(seed), Drill(args, issue, esp, worker, redis), population

@@ -15,15 +15,7 @@ Targets: 0 duplicates, 0 unaccounted, ambiguous at most one batch per kill.
 A figure, not a test: it prints a table and writes bench/results/drill_crash-*.json.
 """
 
-from drill_common import (
-    arguments,
-    esp_figures,
-    outcome,
-    prepare,
-    print_table,
-    settings_line,
-    write_json,
-)
+from drill_common import arguments, prepare
 
 
 class Chaos:
@@ -72,34 +64,14 @@ def main() -> None:
     parser.add_argument("--kills", type=int, default=3)
     parser.add_argument("--redis-down", type=float, default=2.0, help="seconds Redis is away")
     args = parser.parse_args()
-    rng, redis, issue, population, esp, worker = prepare(args, "drill_crash")
-    from drill_common import Drill
-
+    rng, drill, population = prepare(args, "drill_crash")
     chaos = Chaos(rng, args.readers, args.kills, args.redis_down)
-    drill = Drill(args, issue, esp, worker, redis)
     try:
         wall = drill.run(hooks=[chaos])
-        result = outcome(issue, esp, population)
-        result["ambiguous, in batches"] = round(result["ambiguous"] / args.batch_size, 2)
-        result["worker kills"] = len(chaos.kills)
-        figures = {**result, **esp_figures(esp), "wall time (s)": round(wall, 1)}
-        print_table("Crash drill", {**settings_line(args), "": "", **figures})
-        path = write_json(
-            "drill_crash",
-            {
-                "settings": settings_line(args),
-                "seed": args.seed,
-                "figures": figures,
-                "kills": chaos.kills,
-                "sweeps": dict(drill.sweeps),
-                "events": drill.events,
-            },
-        )
-        print(f"\nwritten to {path.relative_to(path.parents[2])}")
+        figures = drill.figures(population, wall, **{"worker kills": len(chaos.kills)})
+        drill.report("Crash drill", figures, details={"kills": chaos.kills})
     finally:
-        worker.stop()
-        esp.stop()
-        redis.stop()
+        drill.stop()
 
 
 if __name__ == "__main__":

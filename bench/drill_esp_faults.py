@@ -12,16 +12,7 @@ of requests that timed out after they were sent (the ESP counts them).
 A figure, not a test: it prints a table and writes bench/results/drill_esp_faults-*.json.
 """
 
-from drill_common import (
-    Drill,
-    arguments,
-    esp_figures,
-    outcome,
-    prepare,
-    print_table,
-    settings_line,
-    write_json,
-)
+from drill_common import arguments, prepare
 
 
 def timed_out_check(issue, esp) -> dict:
@@ -52,49 +43,25 @@ def main() -> None:
     parser.add_argument("--timeouts", type=float, default=0.02)
     parser.add_argument("--retry-after", type=int, default=2, help="seconds, on every 429")
     args = parser.parse_args()
-    _rng, redis, issue, population, esp, worker = prepare(args, "drill_esp_faults")
-    faults = esp.faults
-    faults.error_5xx, faults.error_429, faults.timeout = (
-        args.error_5xx,
-        args.error_429,
-        args.timeouts,
-    )
-    faults.retry_after = args.retry_after
-    faults.stall_seconds = args.esp_timeout + 3  # past the client's timeout
+    _rng, drill, population = prepare(args, "drill_esp_faults")
+    esp = drill.esp
+    esp.faults.error_5xx, esp.faults.error_429 = args.error_5xx, args.error_429
+    esp.faults.timeout, esp.faults.retry_after = args.timeouts, args.retry_after
+    esp.faults.stall_seconds = args.esp_timeout + 3  # past the client's timeout
     esp._random.seed(args.seed)
-    drill = Drill(args, issue, esp, worker, redis)
+    injected = {"5xx": args.error_5xx, "429": args.error_429, "timeouts": args.timeouts}
     try:
         wall = drill.run()
-        result = outcome(issue, esp, population)
-        checks = timed_out_check(issue, esp)
-        faults_line = {
-            "5xx answers": esp.responses[503],
-            "429 answers": esp.responses[429],
-            "retry-after (s)": args.retry_after,
-        }
-        figures = {**result, **checks, **faults_line, **esp_figures(esp)}
-        figures["wall time (s)"] = round(wall, 1)
-        injected = {"5xx": args.error_5xx, "429": args.error_429, "timeouts": args.timeouts}
-        print_table(
-            "ESP fault drill",
-            {**settings_line(args), "faults injected": injected, "": "", **figures},
+        figures = drill.figures(
+            population,
+            wall,
+            **timed_out_check(drill.issue, esp),
+            **{"5xx answers": esp.responses[503], "429 answers": esp.responses[429]},
         )
-        path = write_json(
-            "drill_esp_faults",
-            {
-                "settings": settings_line(args),
-                "faults": injected,
-                "seed": args.seed,
-                "figures": figures,
-                "sweeps": dict(drill.sweeps),
-                "events": drill.events,
-            },
-        )
-        print(f"\nwritten to {path.relative_to(path.parents[2])}")
+        header = {"faults injected": injected, "retry-after (s)": args.retry_after}
+        drill.report("ESP fault drill", figures, header=header)
     finally:
-        worker.stop()
-        esp.stop()
-        redis.stop()
+        drill.stop()
 
 
 if __name__ == "__main__":
