@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from email.utils import parsedate_to_datetime
 from functools import partial
+from typing import NamedTuple
 
 import requests
 import urllib3
@@ -383,6 +384,22 @@ def send_batch(*, issue_id: int, batch: int, attempt: int = 0) -> Counter:
     return handover.settled
 
 
+class Address(NamedTuple):
+    pk: int
+    email: str
+
+
+class Reader(NamedTuple):
+    """A subscription as its issue email needs it: the attributes of Subscription
+    that emails.recipient_values() and the hand-over read, without a model
+    instance per reader."""
+
+    pk: int
+    newsletter_id: int
+    status: str
+    subscriber: Address
+
+
 @dataclass
 class Handover:
     """One claimed batch on its way to the ESP."""
@@ -472,17 +489,22 @@ class Handover:
             return False
         return True
 
-    def readers(self, rows: list[tuple[int, int]]) -> dict[int, Subscription]:
-        """Delivery id → its subscription, if still confirmed now, just before hand-over."""
-        subscriptions = (
-            Subscription.objects.filter(
-                newsletter_id=self.issue.newsletter_id, subscriber_id__in=[s for _, s in rows]
-            )
-            .select_related("subscriber")
-            # What a reader's email needs: not their dates, 2,000 datetimes a batch.
-            .only("status", "newsletter_id", "subscriber_id", "subscriber__email")
-        )
-        by_subscriber = {s.subscriber_id: s for s in subscriptions}
+    def readers(self, rows: list[tuple[int, int]]) -> dict[int, Reader]:
+        """Delivery id → its reader, if still confirmed now, just before hand-over."""
+        ids = [subscriber_id for _, subscriber_id in rows]
+        # The range of the chunk's subscribers, not 1,000 ids, and tuples, not models:
+        # a tenth of the CPU. Subscriptions in the range but not in the chunk are
+        # fetched and never looked up.
+        found = Subscription.objects.filter(
+            newsletter_id=self.issue.newsletter_id,
+            subscriber_id__gte=min(ids, default=0),
+            subscriber_id__lte=max(ids, default=0),
+        ).values_list("pk", "subscriber_id", "status", "subscriber__email")
+        newsletter_id = self.issue.newsletter_id
+        by_subscriber = {
+            subscriber_id: Reader(pk, newsletter_id, status, Address(subscriber_id, email))
+            for pk, subscriber_id, status, email in found
+        }
         readers, gone = {}, {}
         for pk, subscriber_id in rows:
             subscription = by_subscriber.get(subscriber_id)
