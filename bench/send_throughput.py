@@ -583,7 +583,11 @@ def print_report(results: dict) -> None:
         ("exactly once", describe(ours["check"])),
         ("worker peak RSS", f"main {rss['main_mib']:.0f} MiB, pool {rss['pool_mib']} MiB"),
         ("delivery rows", str(ours["delivery_states"])),
-        ("CPU seconds", str(ours["cpu_seconds"])),
+        ("CPU seconds", f"{ours['cpu_seconds']} ('other': everyone else on the machine)"),
+        (
+            "worker CPU",
+            f"{ours['cpu_seconds'].get('worker', 0) * 1e6 / ours['recipients']:.0f} µs/reader",
+        ),
     ]
     if floor:
         rows += [
@@ -592,6 +596,7 @@ def print_report(results: dict) -> None:
                 f"{floor['emails_per_s']:,.0f} ({floor['processes']} processes, "
                 f"{floor['recipients']:,} readers, {describe(floor['check'])})",
             ),
+            ("floor CPU seconds", str(floor["cpu_seconds"])),
             ("ours / floor", f"{results['ours_over_floor']:.2f}"),
         ]
     if peer:
@@ -603,6 +608,7 @@ def print_report(results: dict) -> None:
             ),
             ("ours / peer", f"{results['ours_over_peer']:.1f}"),
         ]
+    rows += [(f"target: {name}", verdict) for name, verdict in results["targets"].items()]
     machine = results["machine"]
     rows.append(
         (
@@ -613,6 +619,42 @@ def print_report(results: dict) -> None:
     )
     print()
     print(report.table("Send throughput", rows))
+
+
+def judge(results: dict) -> dict[str, str]:
+    """The issue's targets, met or missed, for this run's size."""
+    ours = results["ours"]
+    targets = {}
+
+    def verdict(ok: bool, text: str) -> str:
+        return f"{'met' if ok else 'MISSED'} ({text})"
+
+    if ours["recipients"] <= 100_000:
+        if results.get("ours_over_floor") is not None:
+            ratio = results["ours_over_floor"]
+            targets["ours ≥ 0.5 × floor"] = verdict(ratio >= 0.5, f"{ratio:.2f}")
+        if results.get("ours_over_peer") is not None:
+            ratio = results["ours_over_peer"]
+            targets["ours ≥ 20 × peer"] = verdict(ratio >= 20, f"{ratio:.1f}")
+    else:
+        first = ours["first_esp_call_s"] or float("inf")
+        targets["first ESP call ≤ 2 s"] = verdict(first <= 2, f"{first:.2f} s")
+        peak = max([ours["worker_peak_rss"]["main_mib"], *ours["worker_peak_rss"]["pool_mib"]])
+        targets["worker peak RSS ≤ 200 MB"] = verdict(peak * 1.048576 <= 200, f"{peak:.0f} MiB")
+        before = latest_result(100_000)
+        if before:
+            rss = before["ours"]["worker_peak_rss"]
+            base = max([rss["main_mib"], *rss["pool_mib"]])
+            change = (peak - base) / base
+            targets["RSS within 10% of 100,000"] = verdict(
+                abs(change) <= 0.10, f"{base:.0f} → {peak:.0f} MiB, {change:+.1%}"
+            )
+    return targets
+
+
+def latest_result(count: int) -> dict | None:
+    found = sorted(report.RESULTS.glob(f"send_throughput-{count}-*.json"))
+    return json.loads(found[-1].read_text()) if found else None
 
 
 def describe(check: dict) -> str:
@@ -675,6 +717,7 @@ def main() -> None:
     finally:
         report.stop(fake)
         cleanup(keep=args.keep)
+    results["targets"] = judge(results)
     print_report(results)
     print(f"\n{report.save(f'send_throughput-{count}', results)}")
 

@@ -135,6 +135,7 @@ def run_phase(method: str, rate: float, duration: float, threads: int) -> dict:
     schedule: queue.Queue = queue.Queue()
     latencies: list[float] = []
     statuses: dict[int, int] = {}
+    seconds: dict[int, list[float]] = {}  # by second of the schedule: when it went slow
     lock = threading.Lock()
     clients = [Client() for _ in range(threads)] if method == "POST" else [None] * threads
     start = time.monotonic() + 0.5
@@ -157,6 +158,7 @@ def run_phase(method: str, rate: float, duration: float, threads: int) -> dict:
             done = time.monotonic()
             with lock:
                 latencies.append(done - due)
+                seconds.setdefault(int(due - start), []).append(done - due)
                 statuses[status] = statuses.get(status, 0) + 1
 
     workers = [threading.Thread(target=work, args=(c,)) for c in clients]
@@ -178,6 +180,7 @@ def run_phase(method: str, rate: float, duration: float, threads: int) -> dict:
         "p90_ms": round(cuts[89], 1),
         "p99_ms": round(cuts[98], 1),
         "max_ms": round(ms[-1], 1),
+        "max_ms_by_second": [round(max(seconds[k]) * 1000, 1) for k in sorted(seconds)],
     }
 
 
