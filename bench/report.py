@@ -39,6 +39,14 @@ def machine(postgres_url: str | None = None, redis_url: str | None = None) -> di
     return info
 
 
+def machine_row(machine: dict) -> tuple[str, str]:
+    return (
+        "machine",
+        f"{machine['cores']} cores, {machine['memory_gib']} GiB, Python {machine['python']}, "
+        f"PostgreSQL {machine['postgresql']}, Redis {machine['redis']}",
+    )
+
+
 def _meminfo(key: str) -> int:
     for line in Path("/proc/meminfo").read_text().splitlines():
         if line.startswith(key + ":"):

@@ -97,6 +97,13 @@ def make_issue(batch_size: int):
     return seed_issue(newsletter, ISSUE_1)
 
 
+def copy_rows(raw_cursor, table: str, line, count: int) -> None:
+    """COPY line(n) for n in 1..count into `table (columns)`, 50,000 lines a write."""
+    with raw_cursor.copy(f"COPY {table} FROM STDIN") as copy:
+        for start in range(1, count + 1, 50_000):
+            copy.write("".join(line(n) for n in range(start, min(count, start + 49_999) + 1)))
+
+
 def load_readers(newsletter_id: int, count: int) -> float:
     """N subscribers, each confirmed to the newsletter, with COPY; the seconds it took."""
     from django.db import connection
@@ -104,27 +111,19 @@ def load_readers(newsletter_id: int, count: int) -> float:
     started = time.monotonic()
     now = "2026-01-01 00:00:00+00"
     with connection.cursor() as cursor:
-        raw = cursor.cursor
-        with raw.copy(
-            "COPY subscribers_subscriber (id, email, name, consent_user_agent, consent_source,"
-            " created) FROM STDIN"
-        ) as copy:
-            for start in range(1, count + 1, 50_000):
-                stop = min(count, start + 49_999)
-                rows = (f"{n}\t{address(n)}\t\t\tbench\t{now}\n" for n in range(start, stop + 1))
-                copy.write("".join(rows))
-        with raw.copy(
-            "COPY subscribers_subscription (id, subscriber_id, newsletter_id, status, created,"
-            " confirmed_at, reason, soft_bounces) FROM STDIN"
-        ) as copy:
-            for start in range(1, count + 1, 50_000):
-                stop = min(count, start + 49_999)
-                copy.write(
-                    "".join(
-                        f"{n}\t{n}\t{newsletter_id}\tconfirmed\t{now}\t{now}\t\t0\n"
-                        for n in range(start, stop + 1)
-                    )
-                )
+        copy_rows(
+            cursor.cursor,
+            "subscribers_subscriber (id, email, name, consent_user_agent, consent_source, created)",
+            lambda n: f"{n}\t{address(n)}\t\t\tbench\t{now}\n",
+            count,
+        )
+        copy_rows(
+            cursor.cursor,
+            "subscribers_subscription (id, subscriber_id, newsletter_id, status, created,"
+            " confirmed_at, reason, soft_bounces)",
+            lambda n: f"{n}\t{n}\t{newsletter_id}\tconfirmed\t{now}\t{now}\t\t0\n",
+            count,
+        )
         for table in ("subscribers_subscriber", "subscribers_subscription"):
             cursor.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), {count})")
     with connection.cursor() as cursor:
@@ -609,14 +608,7 @@ def print_report(results: dict) -> None:
             ("ours / peer", f"{results['ours_over_peer']:.1f}"),
         ]
     rows += [(f"target: {name}", verdict) for name, verdict in results["targets"].items()]
-    machine = results["machine"]
-    rows.append(
-        (
-            "machine",
-            f"{machine['cores']} cores, {machine['memory_gib']} GiB, Python {machine['python']}, "
-            f"PostgreSQL {machine['postgresql']}, Redis {machine['redis']}",
-        )
-    )
+    rows.append(report.machine_row(results["machine"]))
     print()
     print(report.table("Send throughput", rows))
 

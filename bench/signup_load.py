@@ -204,7 +204,7 @@ def main() -> None:
 
     env = environment(args.workers)
     prepare(env)
-    log = ROOT / "var" / f"bench-signup-{RUN}.log"
+    log = Path(env["VAR_DIR"]) / f"gunicorn-{RUN}.log"
     log.parent.mkdir(parents=True, exist_ok=True)
     server = start_server(env, args.workers, log)
     results = {
@@ -236,14 +236,7 @@ def main() -> None:
         )
         for p in results["phases"]
     ]
-    machine = results["machine"]
-    rows.append(
-        (
-            "machine",
-            f"{machine['cores']} cores, {machine['memory_gib']} GiB, Python {machine['python']}, "
-            f"PostgreSQL {machine['postgresql']}, Redis {machine['redis']}",
-        )
-    )
+    rows.append(report.machine_row(results["machine"]))
     print()
     print(report.table(f"Signup page, gunicorn with {args.workers} sync workers", rows))
     print(f"\n{report.save('signup_load', results)}")
