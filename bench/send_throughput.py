@@ -58,6 +58,8 @@ ESP_PORT = int(os.getenv("BENCH_ESP_PORT", "8201"))
 ESP_URL = f"http://127.0.0.1:{ESP_PORT}"
 # Far above what 2 cores can send: the bench measures the pipeline, not the limiter.
 SEND_RATE = 10_000_000
+# No new message at the ESP for this long: something is wrong, stop and report.
+STALLED = 120.0
 
 
 def address(n: int) -> str:
@@ -249,14 +251,18 @@ def run_ours(issue, count, concurrency, timeout, profile, esp_pid) -> dict:
         cpu = report.cpu_snapshot()
         t0 = time.monotonic()
         sending.issue_send_now(issue=issue)
+        progress = (0, t0)  # messages at the ESP, and when that number last grew
         while True:
             peaks.sample()
             stats = esp("/_stats")
             issue.refresh_from_db(fields=["status"])
             if stats["recipients"] >= count and issue.status == Issue.Status.SENT:
                 break
-            if time.monotonic() - t0 > timeout:
-                print(f"Timed out after {timeout:.0f}s: {stats}")
+            now = time.monotonic()
+            if stats["messages"] > progress[0]:
+                progress = (stats["messages"], now)
+            if now - t0 > timeout or now - progress[1] > STALLED or worker.poll() is not None:
+                print(f"Stopped waiting ({issue.status}, worker log {log}): {stats}")
                 break
             time.sleep(0.2)
         peaks.sample()
@@ -398,7 +404,7 @@ def run_floor(issue, count: int, size: int, processes: int, esp_pid: int) -> dic
     cpu = report.cpu_snapshot()
     for worker in workers:
         worker.start()
-    done = [results.get() for _ in workers]
+    done = [results.get(timeout=3600) for _ in workers]
     for worker in workers:
         worker.join()
     groups = {"floor": {w.pid for w in workers}, "fake ESP": {esp_pid}}
