@@ -6,7 +6,7 @@ INSTALLED := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint format bench clean migrations
+.PHONY: run test lint format clean
 
 $(INSTALLED): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -44,8 +44,3 @@ format: $(INSTALLED)
 
 clean:
 	rm -rf var/test
-
-# Pre-release only: rebuild the initial migrations from the models.
-migrations: $(INSTALLED)
-	rm -f newsletter/migrations/0*.py subscribers/migrations/0*.py
-	$(BIN)/python manage.py makemigrations newsletter subscribers
