@@ -4,6 +4,7 @@ import subprocess
 import sys
 import time
 import uuid
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -36,6 +37,14 @@ def fake_esp(fake_esp_server):
     fake_esp_server.reset()
     fake_esp_server.faults.__init__()
     yield fake_esp_server
+
+
+@pytest.fixture
+def post(client, django_capture_on_commit_callbacks):
+    """client.post that then runs what the view left for after commit (its emails)."""
+    from tests.subscriber_data import post_committed
+
+    return partial(post_committed, client, django_capture_on_commit_callbacks)
 
 
 @pytest.fixture

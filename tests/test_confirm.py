@@ -1,5 +1,4 @@
 from datetime import timedelta
-from functools import partial
 
 import pytest
 from django.urls import reverse
@@ -13,7 +12,6 @@ from tests.subscriber_data import (
     make_newsletter,
     make_subscription,
     path_of,
-    post_committed,
     status_of,
 )
 
@@ -28,11 +26,6 @@ def no_rate_limits(settings):
 @pytest.fixture
 def pending():
     return make_subscription(make_newsletter(), "ann@example.com", "pending")
-
-
-@pytest.fixture
-def post(client, django_capture_on_commit_callbacks):
-    return partial(post_committed, client, django_capture_on_commit_callbacks)
 
 
 def confirm_path(subscription) -> str:

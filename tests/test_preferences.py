@@ -1,5 +1,4 @@
 import json
-from functools import partial
 
 import pytest
 from django.urls import reverse
@@ -8,7 +7,7 @@ from newsletter.models import Delivery, Issue
 from subscribers import tokens
 from subscribers.addresses import address_hash
 from subscribers.models import Subscriber, Subscription, Suppression
-from tests.subscriber_data import make_newsletter, make_subscription, path_of, post_committed
+from tests.subscriber_data import make_newsletter, make_subscription, path_of
 
 pytestmark = pytest.mark.django_db
 
@@ -34,11 +33,6 @@ def reader(ml):
 @pytest.fixture
 def path(reader):
     return path_of(tokens.preferences_url(reader))
-
-
-@pytest.fixture
-def post(client, django_capture_on_commit_callbacks):
-    return partial(post_committed, client, django_capture_on_commit_callbacks)
 
 
 def statuses(subscriber) -> dict[str, str]:

@@ -1,5 +1,3 @@
-from functools import partial
-
 import pytest
 from django.test import Client
 from django.urls import reverse
@@ -11,7 +9,6 @@ from tests.subscriber_data import (
     make_newsletter,
     make_subscription,
     path_of,
-    post_committed,
     status_of,
 )
 
@@ -21,11 +18,6 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def reader():
     return make_subscription(make_newsletter(), "reader@example.com", "confirmed")
-
-
-@pytest.fixture
-def post(client, django_capture_on_commit_callbacks):
-    return partial(post_committed, client, django_capture_on_commit_callbacks)
 
 
 def unsubscribe_path(subscription) -> str:
