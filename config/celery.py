@@ -11,7 +11,8 @@ app.autodiscover_tasks()
 
 @app.task(name="letterpress.ping")
 def ping(marker: str) -> str:
-    """Leave a mark that a worker ran: `manage.py ping_worker` waits for it."""
+    """Leave a mark under VAR_DIR/pings/: how the worker test and the send bench
+    know a worker is consuming this queue."""
     from django.conf import settings
 
     folder = settings.VAR_DIR / "pings"
