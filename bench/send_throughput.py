@@ -318,7 +318,7 @@ def floor_batches(rank: int, processes: int, count: int, size: int, newsletter) 
     with the very values the worker computes for these readers."""
     from newsletter import emails
     from newsletter.rendering import PLACEHOLDERS
-    from newsletter.sending import recipient_key
+    from newsletter.tracking import recipient_key
     from subscribers.models import Subscriber, Subscription
 
     batches = []

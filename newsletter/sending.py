@@ -40,6 +40,7 @@ from newsletter import emails, ratelimit
 from newsletter.models import Delivery, Issue
 from newsletter.rendering import RenderedIssue, RenderError, render_issue
 from newsletter.scheduling import draft_next_issue
+from newsletter.tracking import recipient_key
 from subscribers.models import Subscriber, Subscription
 
 log = logging.getLogger(__name__)
@@ -600,13 +601,6 @@ class Handover:
             raise TryLater(reason, countdown=backoff(self.attempt, retry_after)) from exc
         log.warning("Issue %s batch %s: %s (%s)", self.issue.pk, self.batch, outcome, reason)
         self.settle(ids, State.FAILED if outcome == "failed" else State.AMBIGUOUS, error=reason)
-
-
-def recipient_key(delivery_id: int) -> str:
-    """The reader's key in tracked links (newsletter.tracking)."""
-    from newsletter.tracking import delivery_key
-
-    return delivery_key(delivery_id)
 
 
 # -- What an error means ------------------------------------------------------------------

@@ -69,13 +69,10 @@ def read_link_token(token: str) -> int | None:
     return _unsign_id(_link_signer, token)
 
 
-def recipient_key(delivery: Delivery) -> str:
-    """Stands for one reader of one issue in tracked links and feedback answers."""
-    return delivery_key(delivery.pk)
+def recipient_key(delivery_id: int) -> str:
+    """Stands for one reader of one issue in tracked links and feedback answers.
 
-
-def delivery_key(delivery_id: int) -> str:
-    """recipient_key() from the delivery's id alone (no model instance per reader)."""
+    Takes the id, not the Delivery: the send path has no model instance per reader."""
     return _recipient_signer.sign(str(delivery_id))
 
 

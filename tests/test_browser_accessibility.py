@@ -103,7 +103,7 @@ def test_every_public_page_passes_axe(page, site, settings):
     audit("issue web page", sent.subject)
     shoot(page, "issue")
 
-    page.goto(f"{site}/f/{recipient_key(delivery)}/loved/")
+    page.goto(f"{site}/f/{recipient_key(delivery.pk)}/loved/")
     audit("feedback", newsletter.feedback_ask)
     page.get_by_role("button", name="Loved it").click()
     audit("feedback recorded", "Thank you!")

@@ -24,7 +24,7 @@ def delivery(db):
 
 
 def answer_path(delivery, answer: str) -> str:
-    return f"/f/{recipient_key(delivery)}/{answer}/"
+    return f"/f/{recipient_key(delivery.pk)}/{answer}/"
 
 
 def test_a_get_shows_one_button_and_records_nothing(client, delivery):
@@ -64,7 +64,7 @@ def test_each_reader_has_their_own_answer(client, delivery):
 
 @pytest.mark.parametrize("method", ["get", "post"])
 def test_an_altered_key_gets_a_clear_404_and_records_nothing(client, delivery, method):
-    key = recipient_key(delivery)
+    key = recipient_key(delivery.pk)
     response = getattr(client, method)(f"/f/{key[:-3]}abc/loved/")
     assert response.status_code == 404
     assert "This link does not work" in response.content.decode()
