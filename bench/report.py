@@ -161,7 +161,9 @@ TICKS = os.sysconf("SC_CLK_TCK")
 
 
 def cpu_snapshot() -> dict[int, tuple[str, float]]:
-    """pid → (command name, user+system CPU seconds so far), for every process."""
+    """pid → (command name, CPU seconds so far), for every process. PostgreSQL's
+    also counts its children already ended: a backend lives one connection, often
+    one task, and would otherwise go uncounted."""
     snapshot = {}
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
@@ -170,7 +172,8 @@ def cpu_snapshot() -> dict[int, tuple[str, float]]:
             continue
         name = text[text.index("(") + 1 : text.rindex(")")]
         fields = text[text.rindex(")") + 2 :].split()
-        snapshot[int(stat.parent.name)] = (name, (int(fields[11]) + int(fields[12])) / TICKS)
+        ticks = fields[11:15] if name.startswith("postgres") else fields[11:13]
+        snapshot[int(stat.parent.name)] = (name, sum(map(int, ticks)) / TICKS)
     return snapshot
 
 
