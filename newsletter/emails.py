@@ -22,9 +22,10 @@ def list_id(newsletter) -> str:
     return f"{newsletter.name} <{newsletter.slug}.{host}>"
 
 
-def recipient_values(subscription) -> dict[str, str]:
-    """The per-recipient parts of an issue email for one subscription."""
-    unsubscribe_url, one_click_url, preferences_url = tokens.reader_urls(subscription)
+def recipient_values(subscription, links: tokens.ReaderLinks | None = None) -> dict[str, str]:
+    """The per-recipient parts of an issue email for one subscription (pass `links`
+    when making them for many readers)."""
+    unsubscribe_url, one_click_url, preferences_url = (links or tokens.ReaderLinks())(subscription)
     return {
         "unsubscribe_url": unsubscribe_url,
         "preferences_url": preferences_url,
