@@ -3,6 +3,7 @@ import zoneinfo
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
+from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.text import slugify
@@ -216,12 +217,17 @@ class Delivery(models.Model):
         AMBIGUOUS = "ambiguous"
         SKIPPED = "skipped", _("skipped (no longer subscribed)")
 
-    issue = models.ForeignKey(Issue, on_delete=models.CASCADE, related_name="deliveries")
+    # Every Delivery is written three times per send (planned, sending, sent), each
+    # time into every index: so no index that another one already covers. Lookups
+    # by issue use delivery_once or delivery_progress, whose first column it is.
+    issue = models.ForeignKey(
+        Issue, on_delete=models.CASCADE, related_name="deliveries", db_index=False
+    )
     subscriber = models.ForeignKey(
         "subscribers.Subscriber", on_delete=models.CASCADE, related_name="deliveries"
     )
     state = models.CharField(max_length=10, choices=State, default=State.PLANNED)
-    batch = models.PositiveIntegerField(db_index=True)
+    batch = models.PositiveIntegerField()
     # Which batch task run holds the row while it is `sending`: only that run records it.
     claim = models.CharField(max_length=32, blank=True)
     # A planned row waits for its batch task until then (later after a retryable error).
@@ -245,10 +251,15 @@ class Delivery(models.Model):
             models.UniqueConstraint(fields=["issue", "subscriber"], name="delivery_once"),
         ]
         indexes = [
-            models.Index(fields=["issue", "state"]),
-            models.Index(fields=["issue", "batch"]),
-            models.Index(fields=["message_id"]),
-            models.Index(fields=["state", "updated"]),
+            # A batch's planned rows, an issue's unsettled rows, its counts per state.
+            models.Index(fields=["issue", "state", "batch"], name="delivery_progress"),
+            # Partial: only the rows that need them, so the other writes skip them.
+            models.Index(
+                fields=["message_id"], condition=~Q(message_id=""), name="delivery_message_id"
+            ),
+            models.Index(
+                fields=["updated"], condition=Q(state="sending"), name="delivery_sending_since"
+            ),
         ]
 
     def __str__(self) -> str:

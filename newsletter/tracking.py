@@ -177,6 +177,7 @@ def find_delivery(message_id: str, recipient: str) -> Delivery | None:
         Delivery.objects.filter(
             message_id__in=[message_id, bare, f"<{bare}>"], subscriber__email__iexact=recipient
         )
+        .exclude(message_id="")  # rows never sent; and what lets the partial index serve
         .select_related("issue", "subscriber")
         .first()
     )
