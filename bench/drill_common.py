@@ -352,12 +352,11 @@ class Drill:
         self.redis.stop()
 
     def in_flight(self) -> dict[str, int]:
-        """Rows held by workers right now: claimed, and of those handed to the ESP."""
-        from newsletter import sending
+        """Rows held by workers right now: claimed, so handed to the ESP or about to be."""
         from newsletter.models import Delivery
 
         rows = Delivery.objects.filter(issue=self.issue, state=Delivery.State.SENDING)
-        return {"sending": rows.count(), "handed": rows.filter(error=sending.HANDED).count()}
+        return {"sending": rows.count()}
 
 
 # -- The report --------------------------------------------------------------------------

@@ -5,11 +5,11 @@ Issue     draft → scheduled → sending → sent, plus paused and cancelled. E
           change is one conditional UPDATE, so racing beats, clicks and workers
           start a send only once.
 Delivery  planned → sending → sent | failed | ambiguous, or skipped. A batch
-          task claims its planned rows with a token and records only those;
-          just before a request leaves, its rows are marked HANDED, so when a
-          worker dies the sweeper can tell rows that may have left (ambiguous,
-          never resent without an editor asking) from rows that never left
-          (planned again).
+          task builds a request for planned rows, then claims them with a
+          token (`sending`) just before the request leaves, and records only
+          rows it claimed. When a worker dies, its `sending` rows may have left:
+          the sweeper makes them ambiguous, never resent without an editor
+          asking. Its planned rows never left and are sent again.
 
 State lives in the database; the broker only carries work, and the sweeper
 puts back what it loses. Celery tasks (newsletter.tasks) are thin wrappers.
@@ -42,6 +42,7 @@ from newsletter.rendering import RenderedIssue, RenderError, render_issue
 from newsletter.scheduling import draft_next_issue
 from newsletter.tracking import recipient_key
 from subscribers.models import Subscriber, Subscription
+from subscribers.tokens import ReaderLinks
 
 log = logging.getLogger(__name__)
 
@@ -63,8 +64,7 @@ UNSETTLED = (State.PLANNED, State.SENDING)
 # Longer than SQLite's busy handler sleeps between tries (100 ms), so a waiting writer gets in.
 SQLITE_WRITER_GAP = 0.12
 CANCELLED_NOTE = "The issue was cancelled before this reader's turn."
-# Written on `sending` rows just before their request leaves; kept as the reason
-# when the worker dies before recording the ESP's answer.
+# Why a row the sweeper found `sending` is ambiguous.
 HANDED = "Outcome unknown: the worker stopped between hand-over and record."
 
 
@@ -358,28 +358,23 @@ def send_batch(*, issue_id: int, batch: int, attempt: int = 0) -> Counter:
     """Hand one batch of planned deliveries to the ESP; the rows settled, per state.
 
     Raises TryLater when the ESP asks us to come back: the rows not handed over
-    are planned again, due after the backoff.
+    stay planned, due after the backoff.
     """
     issue = Issue.objects.select_related("newsletter").get(pk=issue_id)
+    planned = Delivery.objects.filter(issue_id=issue_id, batch=batch, state=State.PLANNED)
     if issue.status == Status.CANCELLED:
-        _skip_planned(Delivery.objects.filter(issue_id=issue_id, batch=batch))
+        _skip_planned(planned)
         return Counter()
     if issue.status not in (Status.SENDING, Status.SENT):
         return Counter()  # paused: resuming enqueues the batch again
-    rendered = render_issue(issue)  # before claiming: a render error leaves the rows planned
-    claim = uuid.uuid4().hex
-    claimed = Delivery.objects.filter(issue_id=issue_id, batch=batch, state=State.PLANNED).update(
-        state=State.SENDING,
-        claim=claim,
-        error="",
-        updated=timezone.now(),
-        attempts=F("attempts") + 1,
-    )
-    if not claimed:
+    rows = list(planned.order_by("subscriber_id").values_list("pk", "subscriber_id"))
+    if not rows:
         return Counter()  # a duplicate task: another run has (or had) these rows
+    rendered = render_issue(issue)  # a render error leaves the rows planned
+    claim = uuid.uuid4().hex
     handover = Handover(issue=issue, rendered=rendered, batch=batch, claim=claim, attempt=attempt)
     try:
-        handover.run()
+        handover.run(rows)
     finally:
         finish_if_done(issue_id=issue_id)
     return handover.settled
@@ -403,7 +398,15 @@ class Reader(NamedTuple):
 
 @dataclass
 class Handover:
-    """One claimed batch on its way to the ESP."""
+    """One batch on its way to the ESP, a chunk (one request's worth) at a time.
+
+    A chunk's readers are re-checked and its message built while its rows are
+    still planned. Then its rows are claimed, `sending`, in one conditional
+    UPDATE that only one run can win, and the request leaves at once: a row is
+    `sending` exactly while it may be at the ESP unrecorded. A worker that dies
+    before the claim leaves planned rows, sent again; one that dies after leaves
+    `sending` rows, which the sweeper marks ambiguous.
+    """
 
     issue: Issue
     rendered: RenderedIssue
@@ -413,40 +416,71 @@ class Handover:
     settled: Counter = field(default_factory=Counter)
     # Rows whose request may have reached the ESP: never planned again by this run.
     handed: set[int] = field(default_factory=set)
+    links: ReaderLinks = field(default_factory=ReaderLinks)
+
+    def planned(self):
+        return Delivery.objects.filter(
+            issue_id=self.issue.pk, batch=self.batch, state=State.PLANNED
+        )
 
     def mine(self):
         return Delivery.objects.filter(
-            issue_id=self.issue.pk, batch=self.batch, claim=self.claim, state=State.SENDING
+            issue_id=self.issue.pk, batch=self.batch, state=State.SENDING, claim=self.claim
         )
 
-    def settle(self, ids, state: str, **fields) -> None:
-        fields.setdefault("error", "")  # a sent row drops the HANDED mark
+    def settle(self, ids: list[int], state: str, **fields) -> None:
+        """Record the ESP's answer for rows this run claimed."""
         count = self.mine().filter(pk__in=ids).update(state=state, updated=timezone.now(), **fields)
         self.settled[state] += count
 
-    def mark_handed(self, ids: list[int]) -> list[int]:
-        """Write down that these rows are about to leave, before they do: if the
-        worker dies now, they become ambiguous; rows never marked are planned
-        again. The ids this run still holds (only those may be sent)."""
-        if self.mine().filter(pk__in=ids).update(error=HANDED) != len(ids):
-            ids = list(self.mine().filter(pk__in=ids, error=HANDED).values_list("pk", flat=True))
-        return ids
+    def skip(self, ids: list[int], reason: str) -> None:
+        count = (
+            self.planned()
+            .filter(pk__in=ids)
+            .update(state=State.SKIPPED, error=reason, updated=timezone.now())
+        )
+        self.settled[State.SKIPPED] += count
+
+    def take(self, readers: dict[int, Reader]) -> list[int]:
+        """Claim the chunk's rows, just before their request leaves. The ids this
+        run holds, the only ones it may send: fewer when a duplicate task of the
+        batch took some first."""
+        subscribers = [reader.subscriber.pk for reader in readers.values()]
+        # By the chunk's subscriber range, not a list of ids: the batch's planned
+        # rows in that range are the chunk's (its readers who left are skipped).
+        chunk = dict(subscriber_id__gte=min(subscribers), subscriber_id__lte=max(subscribers))
+        taken = (
+            self.planned()
+            .filter(**chunk)
+            .update(
+                state=State.SENDING,
+                claim=self.claim,
+                updated=timezone.now(),
+                attempts=F("attempts") + 1,
+            )
+        )
+        if taken == len(readers):
+            return list(readers)
+        held = set(self.mine().filter(**chunk).values_list("pk", flat=True))
+        strays = held - readers.keys()
+        if strays:  # planned again by another run after this one read the batch: not in the message
+            self.mine().filter(pk__in=strays).update(state=State.PLANNED, claim="")
+        return [pk for pk in readers if pk in held]
 
     def release(self, *, countdown: float = 0) -> None:
-        """Rows not handed over go back to planned, due in `countdown` seconds."""
+        """Rows not handed over are due again in `countdown` seconds: the unclaimed
+        ones, and claimed ones whose request certainly did not leave."""
         now = timezone.now()
+        due = now + timedelta(seconds=countdown)
         self.mine().exclude(pk__in=self.handed).update(
-            state=State.PLANNED,
-            claim="",
-            error="",
-            next_attempt_at=now + timedelta(seconds=countdown),
-            updated=now,
+            state=State.PLANNED, claim="", next_attempt_at=due, updated=now
         )
+        self.planned().update(next_attempt_at=due)
 
-    def run(self) -> None:
+    def run(self, rows: list[tuple[int, int]]) -> None:
+        """rows: the batch's planned (delivery id, subscriber id), in subscriber order."""
         connection = get_connection()
         api = batch_api(connection)
-        rows = list(self.mine().order_by("subscriber_id").values_list("pk", "subscriber_id"))
         size = api.max_recipients if api else EACH_CHUNK
         try:
             self.open(connection)
@@ -462,8 +496,8 @@ class Handover:
             self.release(countdown=exc.countdown)
             raise
         except BaseException:
-            # Not handed over: planned again. Handed over but unrecorded: the
-            # sweeper makes them ambiguous, as nobody can tell whether they left.
+            # Claimed and handed over but unrecorded: left `sending`, for the
+            # sweeper to make ambiguous, as nobody can tell whether they left.
             self.release()
             raise
         finally:
@@ -482,13 +516,10 @@ class Handover:
         ratelimit.throttle(self.issue.newsletter, count)
         status = Issue.objects.filter(pk=self.issue.pk).values_list("status", flat=True).first()
         if status == Status.CANCELLED:
-            ids = self.mine().exclude(pk__in=self.handed).values("pk")
-            self.settle(ids, State.SKIPPED, error=CANCELLED_NOTE)
+            self.settled[State.SKIPPED] += _skip_planned(self.planned())
             return False
-        if status == Status.PAUSED:
-            self.release()
-            return False
-        return True
+        # Paused: the rest stays planned, and resuming enqueues the batch again.
+        return status != Status.PAUSED
 
     def readers(self, rows: list[tuple[int, int]]) -> dict[int, Reader]:
         """Delivery id → its reader, if still confirmed now, just before hand-over."""
@@ -514,23 +545,21 @@ class Handover:
             else:
                 gone.setdefault(subscription.status if subscription else "deleted", []).append(pk)
         for status, ids in gone.items():
-            self.settle(ids, State.SKIPPED, error=f"No longer subscribed ({status}).")
+            self.skip(ids, f"No longer subscribed ({status}).")
         return readers
 
     def values(self, pk: int, subscription: Subscription) -> dict[str, str]:
-        values = emails.recipient_values(subscription)
+        values = emails.recipient_values(subscription, self.links)
         values["recipient_key"] = recipient_key(pk)
         return values
 
-    def send_together(self, connection, api: BatchAPI, readers: dict[int, Subscription]) -> None:
+    def send_together(self, connection, api: BatchAPI, readers: dict[int, Reader]) -> None:
         """One API call; the ESP fills each reader's values."""
         if not readers:
             return
         message, by_email = self.batch_message(api, readers)
-        # Marked once the message is built, so that a worker killed while building
-        # it leaves rows that are planned again, not ambiguous ones.
-        held = self.mark_handed(list(readers))
-        if len(held) < len(readers):  # rows taken back by the sweeper: not ours to send
+        held = self.take(readers)
+        if len(held) < len(readers):  # another run took some: send only ours
             readers = {pk: readers[pk] for pk in held}
             if not readers:
                 return
@@ -543,7 +572,7 @@ class Handover:
             return
         self.record(message, by_email)
 
-    def batch_message(self, api: BatchAPI, readers: dict[int, Subscription]):
+    def batch_message(self, api: BatchAPI, readers: dict[int, Reader]):
         """The one message for these readers, and delivery id by address."""
         by_email = {s.subscriber.email: pk for pk, s in readers.items()}
         message = emails.batch_message(
@@ -558,9 +587,11 @@ class Handover:
             message.esp_extra = api.esp_extra
         return message, by_email
 
-    def send_each(self, connection, readers: dict[int, Subscription]) -> None:
+    def send_each(self, connection, readers: dict[int, Reader]) -> None:
         """One message per reader over the open connection, each outcome recorded at once."""
-        for pk in self.mark_handed(list(readers)):
+        if not readers:
+            return
+        for pk in self.take(readers):
             subscription = readers[pk]
             email = subscription.subscriber.email
             message = emails.issue_message(
@@ -717,26 +748,10 @@ def sweep(
 
 
 def _settle_stuck(now: datetime, stuck_after: timedelta) -> Counter:
-    """Rows `sending` for longer than a task may live have lost their worker. The
-    rows it had handed over may have left: ambiguous. The others never left:
-    planned again, and their batches enqueued."""
-    found = Counter()
+    """Rows `sending` for longer than a task may live have lost their worker after
+    their request left, or as it did: ambiguous, as nobody can tell."""
     stuck = Delivery.objects.filter(state=State.SENDING, updated__lt=now - stuck_after)
-    found["ambiguous"] = stuck.filter(error=HANDED).update(state=State.AMBIGUOUS, updated=now)
-    batches = set(stuck.values_list("issue_id", "batch"))
-    found["replanned"] = stuck.update(
-        state=State.PLANNED, claim="", error="", next_attempt_at=now, updated=now
-    )
-    going = set(
-        Issue.objects.filter(pk__in={i for i, _ in batches}, status=Status.SENDING).values_list(
-            "pk", flat=True
-        )
-    )
-    for issue_id, batch in sorted(batches):
-        if issue_id in going:  # paused: resuming enqueues; cancelled: skipped below
-            transaction.on_commit(partial(_enqueue_batch, issue_id, batch))
-            found["batches"] += 1
-    return found
+    return Counter(ambiguous=stuck.update(state=State.AMBIGUOUS, error=HANDED, updated=now))
 
 
 def _recover(issue: Issue, now: datetime, lost_after: timedelta = LOST_AFTER) -> Counter:

@@ -399,9 +399,7 @@ def test_the_sweeper_marks_rows_stuck_in_sending_ambiguous(newsletter, issue):
     start(issue)
     sending.plan_deliveries(issue_id=issue.pk)
     # A worker claimed batch 1, handed it over, then died before recording anything.
-    Delivery.objects.filter(issue=issue).update(
-        state=State.SENDING, claim="dead", error=sending.HANDED
-    )
+    Delivery.objects.filter(issue=issue).update(state=State.SENDING, claim="dead")
 
     assert sending.sweep() == {}  # not yet: the task might still be running
     found = sending.sweep(now=timezone.now() + sending.STUCK_AFTER + timedelta(seconds=1))
@@ -412,24 +410,31 @@ def test_the_sweeper_marks_rows_stuck_in_sending_ambiguous(newsletter, issue):
     assert issue.status == Issue.Status.SENT
 
 
-def test_the_sweeper_sends_rows_whose_worker_died_before_handing_them_over(
-    mailgun, newsletter, issue, django_capture_on_commit_callbacks
+def test_rows_whose_worker_died_before_claiming_them_stay_planned_and_are_sent(
+    mailgun, newsletter, issue, monkeypatch, django_capture_on_commit_callbacks
 ):
     readers = make_readers(newsletter, 10)
     start(issue)
     sending.plan_deliveries(issue_id=issue.pk)
-    # A worker claimed batch 1 and died waiting for the send rate: nothing left.
-    Delivery.objects.filter(issue=issue).update(state=State.SENDING, claim="dead")
 
+    def killed(self, readers):
+        raise KeyboardInterrupt  # the request is built; the process dies before the claim
+
+    with monkeypatch.context() as patched:
+        patched.setattr(sending.Handover, "take", killed)
+        patched.setattr(sending.Handover, "release", lambda self, **kw: None)  # no clean-up
+        with pytest.raises(KeyboardInterrupt):
+            sending.send_batch(issue_id=issue.pk, batch=1)
+
+    assert states(issue) == {"planned": 10}
+    assert not mailgun.recipients()
     with django_capture_on_commit_callbacks(execute=True):
-        found = sending.sweep(now=timezone.now() + sending.STUCK_AFTER + timedelta(seconds=1))
+        found = sending.sweep(now=timezone.now() + sending.LOST_AFTER + timedelta(seconds=1))
 
-    assert found == {"replanned": 10, "batches": 1}
+    assert found == {"batches": 1}
     assert states(issue) == {"sent": 10}
     assert mailgun.recipients() == emails_of(readers)
     assert not mailgun.duplicates()
-    issue.refresh_from_db()
-    assert issue.status == Issue.Status.SENT
 
 
 def test_a_worker_stopped_during_the_request_leaves_its_rows_to_become_ambiguous(
@@ -452,12 +457,13 @@ def test_a_worker_stopped_during_the_request_leaves_its_rows_to_become_ambiguous
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
 
-    # Nobody knows whether they left: not planned again, marked as handed over.
-    assert set(Delivery.objects.filter(issue=issue).values_list("state", "error")) == {
-        (State.SENDING, sending.HANDED)
-    }
+    # Nobody knows whether they left: still claimed, not planned again.
+    assert states(issue) == {"sending": 10}
     found = sending.sweep(now=timezone.now() + sending.STUCK_AFTER + timedelta(seconds=1))
     assert found == {"ambiguous": 10, "finished": 1}
+    assert set(Delivery.objects.filter(issue=issue).values_list("state", "error")) == {
+        (State.AMBIGUOUS, sending.HANDED)
+    }
     wait_for(lambda: mailgun.recipients() == emails_of(readers), timeout=10)
 
 
@@ -501,9 +507,7 @@ def test_one_sweep_after_a_crash_mid_planning_settles_and_restarts_everything(
     # while batch 1 was at the ESP.
     sending._plan_batch(issue.pk, 1, [r.subscriber_id for r in readers[:10]])
     sending._plan_batch(issue.pk, 2, [r.subscriber_id for r in readers[10:20]])
-    Delivery.objects.filter(issue=issue, batch=1).update(
-        state=State.SENDING, claim="dead", error=sending.HANDED
-    )
+    Delivery.objects.filter(issue=issue, batch=1).update(state=State.SENDING, claim="dead")
 
     with django_capture_on_commit_callbacks(execute=True):
         found = sending.sweep(now=timezone.now() + timedelta(hours=1))
