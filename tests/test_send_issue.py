@@ -213,6 +213,32 @@ def test_a_duplicate_batch_task_claims_nothing(mailgun, newsletter, issue):
     assert not mailgun.duplicates()
 
 
+def test_two_runs_of_a_batch_that_both_built_the_request_send_it_once(
+    mailgun, newsletter, issue, monkeypatch
+):
+    readers = make_readers(newsletter, 10)
+    start(issue)
+    sending.plan_deliveries(issue_id=issue.pk)
+    take = sending.Handover.take
+    runs = []
+
+    def take_after_the_other_run(self, readers):
+        runs.append(self.claim)
+        if len(runs) == 1:  # the other run reads, builds, claims and sends first
+            assert sending.send_batch(issue_id=issue.pk, batch=1) == {"sent": 10}
+        return take(self, readers)
+
+    monkeypatch.setattr(sending.Handover, "take", take_after_the_other_run)
+    late = sending.send_batch(issue_id=issue.pk, batch=1)
+
+    assert len(runs) == 2
+    assert not late
+    assert mailgun.calls == 1
+    assert mailgun.recipients() == emails_of(readers)
+    assert not mailgun.duplicates()
+    assert states(issue) == {"sent": 10}
+
+
 def test_it_skips_a_reader_who_left_before_their_batch_was_handed_over(mailgun, newsletter, issue):
     readers = make_readers(newsletter, 10)
     start(issue)
