@@ -166,6 +166,11 @@ CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = False
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Celery closes the worker's database connection after every task unless told
+# to reuse it: a new PostgreSQL backend per batch cost more than some of the
+# batch's queries. Kept instead for CONN_MAX_AGE, checked before each task
+# (config/celery.py); Celery still closes it every 1,000 tasks.
+CELERY_DB_REUSE_MAX = 1000
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
