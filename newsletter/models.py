@@ -218,8 +218,9 @@ class Delivery(models.Model):
         SKIPPED = "skipped", _("skipped (no longer subscribed)")
 
     # Every Delivery is written three times per send (planned, sending, sent), each
-    # time into every index: so no index that another one already covers. Lookups
-    # by issue use delivery_once or delivery_progress, whose first column it is.
+    # time into every index: so no index that another one covers. Lookups by issue
+    # use delivery_once or delivery_progress, whose first column it is; the
+    # sweeper finds rows stuck in `sending` issue by issue through the latter.
     issue = models.ForeignKey(
         Issue, on_delete=models.CASCADE, related_name="deliveries", db_index=False
     )
@@ -253,12 +254,9 @@ class Delivery(models.Model):
         indexes = [
             # A batch's planned rows, an issue's unsettled rows, its counts per state.
             models.Index(fields=["issue", "state", "batch"], name="delivery_progress"),
-            # Partial: only the rows that need them, so the other writes skip them.
+            # Partial: only sent rows have a message id, so the other writes skip it.
             models.Index(
                 fields=["message_id"], condition=~Q(message_id=""), name="delivery_message_id"
-            ),
-            models.Index(
-                fields=["updated"], condition=Q(state="sending"), name="delivery_sending_since"
             ),
         ]
 

@@ -735,11 +735,13 @@ def sweep(
     """
     now = now or timezone.now()
     found = Counter()
+    planned = Delivery.objects.filter(issue=OuterRef("pk"), state=State.PLANNED)
+    # Exists, not a join: joined, every delivery of every issue was read each minute.
     active = list(
         Issue.objects.filter(
-            Q(status__in=(Status.SENDING, Status.CANCELLED))
-            | Q(status=Status.SENT, deliveries__state=State.PLANNED)
-        ).distinct()
+            Q(status=Status.SENDING)
+            | Q(Exists(planned), status__in=(Status.CANCELLED, Status.SENT))
+        )
     )
     # Recovery first: the rows settled below are the sweeper's doing, not progress.
     for issue in active:
@@ -757,8 +759,15 @@ def sweep(
 def _settle_stuck(now: datetime, stuck_after: timedelta) -> Counter:
     """Rows `sending` for longer than a task may live have lost their worker after
     their request left, or as it did: ambiguous, as nobody can tell."""
-    stuck = Delivery.objects.filter(state=State.SENDING, updated__lt=now - stuck_after)
-    return Counter(ambiguous=stuck.update(state=State.AMBIGUOUS, error=HANDED, updated=now))
+    found = Counter()
+    sending = Delivery.objects.filter(state=State.SENDING)
+    # Issue by issue, through the index that leads with the issue: one that
+    # leads with the state would be written on every claim.
+    holding = Issue.objects.filter(Exists(sending.filter(issue=OuterRef("pk"))))
+    for issue_id in holding.values_list("pk", flat=True):
+        stuck = sending.filter(issue_id=issue_id, updated__lt=now - stuck_after)
+        found["ambiguous"] += stuck.update(state=State.AMBIGUOUS, error=HANDED, updated=now)
+    return found
 
 
 def _recover(issue: Issue, now: datetime, lost_after: timedelta = LOST_AFTER) -> Counter:
