@@ -77,8 +77,12 @@ def make_token(purpose: str, payload: dict[str, Any]) -> str:
     links made with compression, already in inboxes, keep working.
     """
     signer = _signer(SALTS[purpose], settings.SECRET_KEY)
+    return _dumps(signer, payload, signer.timestamp())
+
+
+def _dumps(signer: PrekeyedSigner, payload: dict[str, Any], stamp: str) -> str:
     data = _JSON.encode(payload).encode("latin-1")
-    value = f"{signing.b64_encode(data).decode()}:{signer.timestamp()}"
+    value = f"{signing.b64_encode(data).decode()}:{stamp}"
     return f"{value}:{signer.signature(value)}"
 
 
@@ -169,19 +173,29 @@ class ReaderLinks:
 
     def __init__(self):
         prefix, urlconf = get_script_prefix(), get_urlconf() or settings.ROOT_URLCONF
-        names = ("unsubscribe", "unsubscribe_one_click", "preferences")
-        self.paths = [_around(name, prefix, urlconf) for name in names]
-        self.site = settings.SITE_URL
+        site = settings.SITE_URL
+        # (the absolute URL before the token, the rest) for each link
+        self.unsubscribe, self.one_click, self.preferences = (
+            (site + before, after)
+            for before, after in (
+                _around(name, prefix, urlconf)
+                for name in ("unsubscribe", "unsubscribe_one_click", "preferences")
+            )
+        )
+        self.signers = {p: _signer(SALTS[p], settings.SECRET_KEY) for p in SALTS}
 
     def __call__(self, subscription) -> tuple[str, str, str]:
-        """(unsubscribe_url, one_click_url, preferences_url), both unsubscribe links
-        from one token. Signed tokens need no quoting: base64url and colons."""
-        unsubscribe = unsubscribe_token(subscription)
-        preferences = preferences_token(subscription.subscriber)
-        site = self.site
-        return tuple(
-            site + before + token + after
-            for (before, after), token in zip(
-                self.paths, (unsubscribe, unsubscribe, preferences), strict=True
-            )
+        """(unsubscribe_url, one_click_url, preferences_url): the tokens of
+        unsubscribe_token() and preferences_token(), one time stamp for both, and
+        both unsubscribe links from one token. Signed tokens need no quoting:
+        base64url and colons."""
+        stamp = self.signers["unsubscribe"].timestamp()
+        payload = {"s": subscription.pk, "n": subscription.newsletter_id}
+        unsubscribe = _dumps(self.signers["unsubscribe"], payload, stamp)
+        payload = {"p": subscription.subscriber.pk}
+        preferences = _dumps(self.signers["preferences"], payload, stamp)
+        return (
+            f"{self.unsubscribe[0]}{unsubscribe}{self.unsubscribe[1]}",
+            f"{self.one_click[0]}{unsubscribe}{self.one_click[1]}",
+            f"{self.preferences[0]}{preferences}{self.preferences[1]}",
         )
