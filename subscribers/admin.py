@@ -15,6 +15,7 @@ from django.utils import timezone
 from newsletter.models import Newsletter
 from subscribers import addresses, subscriptions
 from subscribers.exporting import csv_lines
+from subscribers.forms import clean_name
 from subscribers.importing import import_csv
 from subscribers.models import Subscriber, Subscription, Suppression
 
@@ -48,6 +49,10 @@ class SubscriberForm(forms.ModelForm):
             return addresses.normalise(self.cleaned_data["email"])
         except addresses.InvalidAddress as exc:
             raise forms.ValidationError(str(exc)) from exc
+
+    def clean_name(self) -> str:
+        """The signup form's rule: a name goes into every email's greeting."""
+        return clean_name(self.cleaned_data["name"])
 
 
 class ImportForm(forms.Form):
