@@ -443,15 +443,13 @@ class Handover:
 
     def take(self, readers: dict[int, Reader]) -> list[int]:
         """Claim the chunk's rows, just before their request leaves. The ids this
-        run holds, the only ones it may send: fewer when a duplicate task of the
-        batch took some first."""
-        subscribers = [reader.subscriber.pk for reader in readers.values()]
-        # By the chunk's subscriber range, not a list of ids: the batch's planned
-        # rows in that range are the chunk's (its readers who left are skipped).
-        chunk = dict(subscriber_id__gte=min(subscribers), subscriber_id__lte=max(subscribers))
+        run holds, the only ones it may send: fewer when another run of the batch
+        took some first. By id, not by the chunk's subscriber range: rows another
+        run put back in that range must not stand in for rows it still holds."""
+        ids = list(readers)
         taken = (
             self.planned()
-            .filter(**chunk)
+            .filter(pk__in=ids)
             .update(
                 state=State.SENDING,
                 claim=self.claim,
@@ -459,13 +457,10 @@ class Handover:
                 attempts=F("attempts") + 1,
             )
         )
-        if taken == len(readers):
-            return list(readers)
-        held = set(self.mine().filter(**chunk).values_list("pk", flat=True))
-        strays = held - readers.keys()
-        if strays:  # planned again by another run after this one read the batch: not in the message
-            self.mine().filter(pk__in=strays).update(state=State.PLANNED, claim="")
-        return [pk for pk in readers if pk in held]
+        if taken == len(ids):
+            return ids
+        held = set(self.mine().filter(pk__in=ids).values_list("pk", flat=True))
+        return [pk for pk in ids if pk in held]
 
     def release(self, *, countdown: float = 0) -> None:
         """Rows not handed over are due again in `countdown` seconds: the unclaimed

@@ -239,6 +239,40 @@ def test_two_runs_of_a_batch_that_both_built_the_request_send_it_once(
     assert states(issue) == {"sent": 10}
 
 
+def test_a_run_claims_only_its_own_readers_when_another_run_put_rows_back(
+    postmark, newsletter, issue, monkeypatch
+):
+    readers = make_readers(newsletter, 10)
+    start(issue)
+    sending.plan_deliveries(issue_id=issue.pk)
+    rows = {r.subscriber_id: r for r in Delivery.objects.filter(issue=issue)}
+    first, left = rows[readers[0].subscriber_id], rows[readers[6].subscriber_id]
+    check = sending.Handover.readers
+
+    def while_another_run_holds_the_batch(self, chunk):
+        # Another run has claimed the batch when this one re-checks its readers,
+        # and a reader leaves: this run leaves them out (their row is not its to skip).
+        Delivery.objects.filter(issue=issue).update(state=State.SENDING, claim="other")
+        subscriptions.unsubscribe(readers[6], reason="too many emails")
+        found = check(self, chunk)
+        # The other run then sent its first reader and put the rest back (a 429).
+        Delivery.objects.filter(pk=first.pk).update(state=State.SENT)
+        Delivery.objects.exclude(pk=first.pk).update(state=State.PLANNED, claim="")
+        return found
+
+    monkeypatch.setattr(sending.Handover, "readers", while_another_run_holds_the_batch)
+    sending.send_batch(issue_id=issue.pk, batch=1)
+
+    # As many rows were planned in its range as it had readers, but not the same ones.
+    assert postmark.recipients() == emails_of(readers) - emails_of([readers[0], readers[6]])
+    assert not postmark.duplicates()
+    assert Delivery.objects.get(pk=left.pk).state == State.PLANNED  # its next run skips it
+    monkeypatch.undo()
+    sending.send_batch(issue_id=issue.pk, batch=1)
+    assert Delivery.objects.get(pk=left.pk).state == State.SKIPPED
+    assert not postmark.recipients() & emails_of([readers[0], readers[6]])
+
+
 def test_it_skips_a_reader_who_left_before_their_batch_was_handed_over(mailgun, newsletter, issue):
     readers = make_readers(newsletter, 10)
     start(issue)
