@@ -314,8 +314,9 @@ def on_tracking_event(sender, event: AnymailTrackingEvent, esp_name: str, **kwar
 # -- Webhook endpoints -------------------------------------------------------------
 
 
-# What anymail's parsers raise on a body that is not the ESP's format.
-UNREADABLE = (ValueError, KeyError, TypeError, AttributeError, IndexError)
+# What anymail's parsers raise on a body that is not the ESP's format; the last
+# two for a timestamp no clock can hold (datetime.fromtimestamp).
+UNREADABLE = (ValueError, KeyError, TypeError, AttributeError, IndexError, OverflowError, OSError)
 
 
 class _ReadablePayload:

@@ -169,6 +169,17 @@ def test_it_answers_400_to_a_signed_mailgun_event_without_its_fields(client, ali
     assert fresh(alice).status == Subscription.Status.CONFIRMED
 
 
+@pytest.mark.parametrize("timestamp", [1e20, -1e20, 253402300800])
+def test_it_answers_400_to_a_signed_mailgun_event_from_an_impossible_time(
+    client, mailgun_delivery, alice, timestamp
+):
+    body = mailgun_event("complained")
+    body["event-data"]["timestamp"] = timestamp
+    assert post_mailgun(client, body, **AUTH).status_code == 400
+    assert fresh(alice).status == Subscription.Status.CONFIRMED
+    assert WebhookEvent.objects.count() == 0
+
+
 def test_it_ignores_events_about_mail_it_did_not_send(client, mailgun_delivery, alice):
     body = mailgun_event("complained")
     body["event-data"]["message"]["headers"]["message-id"] = "someone-else@mg.example.com"
