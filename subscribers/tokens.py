@@ -69,20 +69,17 @@ def _signer(salt: str, key: str) -> PrekeyedSigner:
 _JSON = json.JSONEncoder(separators=(",", ":"))
 
 
-def make_token(purpose: str, payload: dict[str, Any]) -> str:
-    """signing.dumps(payload, salt=SALTS[purpose]), made with the prekeyed signer.
+def make_token(purpose: str, payload: dict[str, Any], *, stamp: str | None = None) -> str:
+    """signing.dumps(payload, salt=SALTS[purpose]), made with the prekeyed signer;
+    `stamp` (TimestampSigner.timestamp()) lets many tokens share one clock read.
 
     Not compressed: a payload of a few ids gains nothing from zlib, and trying
     took half the time of making a token. signing.loads() reads both kinds, so
     links made with compression, already in inboxes, keep working.
     """
     signer = _signer(SALTS[purpose], settings.SECRET_KEY)
-    return _dumps(signer, payload, signer.timestamp())
-
-
-def _dumps(signer: PrekeyedSigner, payload: dict[str, Any], stamp: str) -> str:
     data = _JSON.encode(payload).encode("latin-1")
-    value = f"{signing.b64_encode(data).decode()}:{stamp}"
+    value = f"{signing.b64_encode(data).decode()}:{stamp or signer.timestamp()}"
     return f"{value}:{signer.signature(value)}"
 
 
@@ -144,8 +141,9 @@ def confirm_url(subscription) -> str:
     return link("confirm", token)
 
 
-def unsubscribe_token(subscription) -> str:
-    return make_token("unsubscribe", {"s": subscription.pk, "n": subscription.newsletter_id})
+def unsubscribe_token(subscription, *, stamp: str | None = None) -> str:
+    payload = {"s": subscription.pk, "n": subscription.newsletter_id}
+    return make_token("unsubscribe", payload, stamp=stamp)
 
 
 def unsubscribe_url(subscription) -> str:
@@ -158,8 +156,8 @@ def one_click_url(subscription) -> str:
     return link("unsubscribe_one_click", unsubscribe_token(subscription))
 
 
-def preferences_token(subscriber) -> str:
-    return make_token("preferences", {"p": subscriber.pk})
+def preferences_token(subscriber, *, stamp: str | None = None) -> str:
+    return make_token("preferences", {"p": subscriber.pk}, stamp=stamp)
 
 
 def preferences_url(subscriber) -> str:
@@ -182,18 +180,15 @@ class ReaderLinks:
                 for name in ("unsubscribe", "unsubscribe_one_click", "preferences")
             )
         )
-        self.signers = {p: _signer(SALTS[p], settings.SECRET_KEY) for p in SALTS}
+        self.clock = _signer(SALTS["unsubscribe"], settings.SECRET_KEY)
 
     def __call__(self, subscription) -> tuple[str, str, str]:
-        """(unsubscribe_url, one_click_url, preferences_url): the tokens of
-        unsubscribe_token() and preferences_token(), one time stamp for both, and
-        both unsubscribe links from one token. Signed tokens need no quoting:
-        base64url and colons."""
-        stamp = self.signers["unsubscribe"].timestamp()
-        payload = {"s": subscription.pk, "n": subscription.newsletter_id}
-        unsubscribe = _dumps(self.signers["unsubscribe"], payload, stamp)
-        payload = {"p": subscription.subscriber.pk}
-        preferences = _dumps(self.signers["preferences"], payload, stamp)
+        """(unsubscribe_url, one_click_url, preferences_url): one time stamp for
+        both tokens, and both unsubscribe links from one token. Signed tokens
+        need no quoting: base64url and colons."""
+        stamp = self.clock.timestamp()
+        unsubscribe = unsubscribe_token(subscription, stamp=stamp)
+        preferences = preferences_token(subscription.subscriber, stamp=stamp)
         return (
             f"{self.unsubscribe[0]}{unsubscribe}{self.unsubscribe[1]}",
             f"{self.one_click[0]}{unsubscribe}{self.one_click[1]}",
