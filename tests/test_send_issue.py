@@ -15,6 +15,7 @@ from newsletter.emails import batch_message, recipient_values
 from newsletter.models import Delivery, Issue
 from newsletter.rendering import render_issue
 from subscribers import subscriptions
+from subscribers.models import Subscription
 from tests.conftest import wait_for
 from tests.fake_esp import MAILGUN_KEY
 from tests.sending_data import (
@@ -30,6 +31,10 @@ from tests.sending_data import (
 pytestmark = pytest.mark.django_db
 
 State = Delivery.State
+
+
+def rows_of(readers):
+    return Subscription.objects.filter(pk__in=[r.pk for r in readers])
 
 
 @pytest.fixture
@@ -565,8 +570,8 @@ def test_one_sweep_after_a_crash_mid_planning_settles_and_restarts_everything(
     start(issue)
     # The worker died while planning (two batches planned, the planner gone) and
     # while batch 1 was at the ESP.
-    sending._plan_batch(issue.pk, 1, [r.subscriber_id for r in readers[:10]])
-    sending._plan_batch(issue.pk, 2, [r.subscriber_id for r in readers[10:20]])
+    sending._plan_batch(issue.pk, 1, rows_of(readers[:10]))
+    sending._plan_batch(issue.pk, 2, rows_of(readers[10:20]))
     Delivery.objects.filter(issue=issue, batch=1).update(state=State.SENDING, claim="dead")
 
     with django_capture_on_commit_callbacks(execute=True):
@@ -585,8 +590,8 @@ def test_the_sweeper_restarts_a_dead_planner_while_its_batches_still_send(
     readers = make_readers(newsletter, 25)
     start(issue)
     # The planner planned two batches long ago and died; batch 1 is sending right now.
-    sending._plan_batch(issue.pk, 1, [r.subscriber_id for r in readers[:10]])
-    sending._plan_batch(issue.pk, 2, [r.subscriber_id for r in readers[10:20]])
+    sending._plan_batch(issue.pk, 1, rows_of(readers[:10]))
+    sending._plan_batch(issue.pk, 2, rows_of(readers[10:20]))
     an_hour_ago = timezone.now() - timedelta(hours=1)
     Issue.objects.filter(pk=issue.pk).update(started_at=an_hour_ago)
     Delivery.objects.filter(issue=issue).update(created=an_hour_ago, updated=an_hour_ago)
@@ -636,7 +641,7 @@ def test_progress_counts_rows_and_readers_not_yet_planned(newsletter, issue):
     readers = make_readers(newsletter, 25)
     start(issue)
     # The planner is under way: 10 rows so far, all sent.
-    sending._plan_batch(issue.pk, 1, [r.subscriber_id for r in readers[:10]])
+    sending._plan_batch(issue.pk, 1, rows_of(readers[:10]))
     Delivery.objects.filter(issue=issue).update(state=State.SENT, sent_at=issue.started_at)
 
     progress = sending.issue_progress(issue=issue, now=issue.started_at + timedelta(seconds=5))
