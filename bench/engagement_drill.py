@@ -49,8 +49,8 @@ from django.test import Client  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
 from newsletter import sending  # noqa: E402
-from newsletter.admin_stats import issue_stats, top_links  # noqa: E402
-from newsletter.feedback import feedback_totals  # noqa: E402
+from newsletter.engagement.feedback import feedback_totals  # noqa: E402
+from newsletter.engagement.stats import issue_stats, top_links  # noqa: E402
 from newsletter.models import Issue, Newsletter  # noqa: E402
 from subscribers.models import Subscriber, Subscription  # noqa: E402
 from subscribers.subscriptions import unsubscribe  # noqa: E402

@@ -334,9 +334,9 @@ def result(stats: dict, t0: float, count: int, **extra) -> dict:
 def floor_batches(rank: int, processes: int, count: int, size: int, newsletter) -> list[tuple]:
     """This process' share of the batches: (to, merge_data, merge_headers, merge_metadata),
     with the very values the worker computes for these readers."""
-    from newsletter import emails
-    from newsletter.rendering import PLACEHOLDERS
-    from newsletter.tracking import recipient_key
+    from mail import messages
+    from mail.rendering import PLACEHOLDERS
+    from mail.tokens import recipient_key
     from subscribers.models import Subscriber, Subscription
 
     batches = []
@@ -347,10 +347,10 @@ def floor_batches(rank: int, processes: int, count: int, size: int, newsletter) 
             reader = Subscription(
                 pk=n, newsletter=newsletter, subscriber=Subscriber(pk=n, email=address(n))
             )
-            values = emails.recipient_values(reader)
+            values = messages.recipient_values(reader)
             values["recipient_key"] = recipient_key(n)  # delivery n is reader n's, as in ours
             data[address(n)] = {name: values[name] for name in PLACEHOLDERS}
-            headers[address(n)] = emails.personal_headers(values)
+            headers[address(n)] = messages.personal_headers(values)
             metadata[address(n)] = {"delivery": str(n)}
         batches.append((list(data), data, headers, metadata))
     return batches
@@ -392,7 +392,7 @@ def floor_process(rank, processes, count, size, newsletter, fields, barrier, res
 def run_floor(issue, count: int, size: int, processes: int, esp_pid: int) -> dict:
     from django.db import connections
 
-    from newsletter import emails
+    from mail import messages
     from newsletter.rendering import render_issue
     from newsletter.sending import BATCH_APIS
 
@@ -401,11 +401,11 @@ def run_floor(issue, count: int, size: int, processes: int, esp_pid: int) -> dic
     syntax = BATCH_APIS["Mailgun"].syntax
     fields = {
         "subject": rendered.subject,
-        "text": emails.esp_placeholders(rendered.text, syntax),
-        "html": emails.esp_placeholders(rendered.html, syntax),
+        "text": messages.esp_placeholders(rendered.text, syntax),
+        "html": messages.esp_placeholders(rendered.html, syntax),
         "from_email": newsletter.from_email,
         "reply_to": [newsletter.reply_to] if newsletter.reply_to else None,
-        "headers": emails.common_headers(newsletter),
+        "headers": messages.common_headers(newsletter),
         "metadata": {"issue": str(issue.pk)},
     }
     connections.close_all()  # no database from here on, and none shared across fork
@@ -492,7 +492,7 @@ urlpatterns = [path("newsletter/", include("newsletter.urls"))]
 def peer_html(html: str) -> str:
     """Our rendered issue as the peer's message template: the same HTML, with the
     peer's own per-reader links where ours has placeholders."""
-    from newsletter.rendering import placeholder
+    from mail.rendering import placeholder
 
     parts = {
         "unsubscribe_url": "{{ site_url }}{% url 'newsletter_unsubscribe_request' "
@@ -509,7 +509,7 @@ def peer_html(html: str) -> str:
 def write_peer_site(rendered, issue, count: int) -> Path:
     from urllib.parse import urlsplit
 
-    from newsletter import text
+    from mail import text
 
     site = PEER_VENV / "site"
     templates = site / "templates" / "newsletter" / "message" / "bench"

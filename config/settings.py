@@ -209,7 +209,7 @@ elif ESP:
     if os.getenv("ESP_API_URL"):
         ANYMAIL[f"{ESP.upper()}_API_URL"] = os.environ["ESP_API_URL"]
 else:
-    EMAIL_BACKEND = "newsletter.outbox.OutboxBackend"
+    EMAIL_BACKEND = "mail.outbox.OutboxBackend"
 OUTBOX_DIR = VAR_DIR / "outbox"
 DEFAULT_FROM_EMAIL = os.getenv("DEFAULT_FROM_EMAIL", "Letterpress <letterpress@localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL

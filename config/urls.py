@@ -2,7 +2,8 @@ from django.contrib import admin
 from django.urls import include, path
 
 from config import views
-from newsletter.tracking import webhook_urlpatterns
+from mail import outbox
+from newsletter.engagement.webhooks import webhook_urlpatterns
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -12,5 +13,8 @@ urlpatterns = [
     # anymail's webhooks, answering 401 without WEBHOOK_SECRET and 400 for bad payloads.
     path("anymail/", include(webhook_urlpatterns())),
     path("", include("newsletter.urls")),
+    # The embedded default's sent emails, while DEBUG is on.
+    path("outbox/", outbox.outbox, name="outbox"),
+    path("outbox/<str:name>", outbox.outbox_message, name="outbox_message"),
     path("", include("subscribers.urls")),
 ]

@@ -19,11 +19,13 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
+from mail.messages import personalize
+from mail.rendering import RenderError
 from newsletter.admin_sending import SendingAdminMixin
 from newsletter.admin_stats import StatsAdminMixin
-from newsletter.emails import personalize, send_test_issue, values_for_address
+from newsletter.emails import send_test_issue, values_for_address
 from newsletter.models import Issue, Link, Newsletter, Section, issue_slug
-from newsletter.rendering import GMAIL_CLIP_BYTES, RenderError, render_issue
+from newsletter.rendering import GMAIL_CLIP_BYTES, render_issue
 
 SHORT_TEXT = forms.Textarea(attrs={"rows": 3, "cols": 90})
 

@@ -25,6 +25,9 @@ from newsletter import scheduling, sending
 from newsletter.models import Delivery, Issue
 
 SEND_PERMISSION = "newsletter.send_issue"
+# The Issue.ACTIONS an editor takes with the panel's buttons (the others,
+# "start" and "finish", are the beat's and the workers').
+EDITOR_ACTIONS = ("schedule", "unschedule", "send_now", "pause", "resume", "cancel", "resend")
 PROBLEMS_SHOWN = 100
 
 
@@ -107,13 +110,8 @@ class SendingAdminMixin:
             "time_zone": issue.newsletter.time_zone,
             "problems": problems.order_by("state", "subscriber_id")[:PROBLEMS_SHOWN],
             "problem_count": problems.count(),
-            "can_schedule": can_send and status in (S.DRAFT, S.SCHEDULED),
-            "can_unschedule": can_send and status == S.SCHEDULED,
-            "can_send_now": can_send and status in (S.DRAFT, S.SCHEDULED),
-            "can_pause": can_send and status == S.SENDING,
-            "can_resume": can_send and status == S.PAUSED,
-            "can_cancel": can_send and status in (S.SCHEDULED, S.SENDING, S.PAUSED),
-            "can_resend": can_send and status in (S.SENDING, S.PAUSED, S.SENT),
+            # A button where the issue's status allows its action (Issue.ACTIONS).
+            **{f"can_{action}": can_send and issue.can(action) for action in EDITOR_ACTIONS},
             "urls": {
                 name: reverse(f"admin:newsletter_issue_sending_{name}", args=[issue.pk])
                 for name in (*self.sending_actions, "progress")

@@ -6,5 +6,7 @@ class NewsletterConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        # Connect the receivers (tracking: ESP webhook events → Delivery).
-        from newsletter import signals, tracking  # noqa: F401
+        # Connect the receivers (section and link changes; ESP webhook events →
+        # Delivery), and register the tasks the services enqueue by name.
+        from newsletter import signals, tasks  # noqa: F401
+        from newsletter.engagement import events  # noqa: F401

@@ -9,6 +9,7 @@ from django.utils import timezone
 from django.utils.text import slugify
 from django.utils.translation import gettext_lazy as _
 
+from mail.text import markdown_html
 from newsletter.validators import validate_http_url
 
 hex_colour = RegexValidator(r"^#[0-9a-fA-F]{6}$", "Use a colour like #1a73e8.")
@@ -94,8 +95,6 @@ class Newsletter(models.Model):
         return (last or 0) + 1
 
     def description_html(self) -> str:
-        from newsletter.text import markdown_html
-
         return markdown_html(self.description)
 
 
@@ -142,6 +141,22 @@ class Issue(models.Model):
 
     PUBLIC_STATUSES = (Status.SENDING, Status.PAUSED, Status.SENT)
 
+    # The issue's life, declared once: each action, the statuses it may be taken
+    # from, and the status it leads to (None: it leaves the status as it is).
+    # The sending services move an issue only along these, and the admin offers
+    # a button only where one applies.
+    ACTIONS = {
+        "schedule": ((Status.DRAFT, Status.SCHEDULED), Status.SCHEDULED),
+        "unschedule": ((Status.SCHEDULED,), Status.DRAFT),
+        "start": ((Status.SCHEDULED,), Status.SENDING),  # the beat, at send_at
+        "send_now": ((Status.DRAFT, Status.SCHEDULED), Status.SENDING),
+        "pause": ((Status.SENDING,), Status.PAUSED),
+        "resume": ((Status.PAUSED,), Status.SENDING),
+        "cancel": ((Status.SCHEDULED, Status.SENDING, Status.PAUSED), Status.CANCELLED),
+        "finish": ((Status.SENDING,), Status.SENT),  # once every reader is settled
+        "resend": ((Status.SENDING, Status.PAUSED, Status.SENT), None),  # "resend these"
+    }
+
     class Meta:
         ordering = ["-number"]
         constraints = [
@@ -165,6 +180,10 @@ class Issue(models.Model):
     @property
     def is_public(self) -> bool:
         return self.status in self.PUBLIC_STATUSES
+
+    def can(self, action: str) -> bool:
+        """May `action` (a key of ACTIONS) be taken in the issue's current status?"""
+        return self.status in self.ACTIONS[action][0]
 
     @property
     def date(self):
@@ -262,6 +281,13 @@ class Delivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.issue} → {self.subscriber_id} ({self.state})"
+
+    def note_first(self, field: str, when) -> None:
+        """Set an engagement time (delivered_at, clicked_at, ...) unless an earlier
+        one is recorded: the earliest stays, whatever order events arrive in."""
+        Delivery.objects.filter(
+            Q(**{f"{field}__isnull": True}) | Q(**{f"{field}__gt": when}), pk=self.pk
+        ).update(**{field: when})
 
 
 # -- Engagement: ESP webhooks, clicks, reader feedback -------------------------

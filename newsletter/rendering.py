@@ -1,7 +1,6 @@
-"""Email rendering: Django template → MJML → HTML (mjml-python), plus text.
-
-Per-recipient parts are placeholders written `[[name]]` (see PLACEHOLDERS);
-the sending code substitutes them for each reader or hands them to the ESP.
+"""Issue rendering: the issue's data, sanitised, into its email (MJML → HTML with
+mjml-python) and text part, rendered once per issue version and shared by every
+reader; per-recipient parts are mail.rendering's [[placeholders]].
 """
 
 import hashlib
@@ -12,36 +11,11 @@ from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.template.loader import render_to_string
 from django.urls import reverse
-from mjml import mjml2html
 
-from newsletter import text
-
-# Filled per recipient at send time.
-PLACEHOLDERS = ("unsubscribe_url", "preferences_url", "recipient_key")
-
-
-def placeholder(name: str) -> str:
-    assert name in PLACEHOLDERS, name
-    return f"[[{name}]]"
-
-
-class RenderError(Exception):
-    """A template or its MJML could not be rendered; the message names what is at fault."""
-
-
-def mjml_to_html(source: str, *, what: str = "email") -> str:
-    try:
-        return mjml2html(source)
-    except ValueError as exc:
-        raise RenderError(f"{what}: MJML error: {exc}") from exc
-
-
-def render_email(name: str, context: dict) -> tuple[str, str]:
-    """(html, text) from templates/emails/<name>.mjml and <name>.txt."""
-    html = mjml_to_html(render_to_string(f"emails/{name}.mjml", context), what=name)
-    text = render_to_string(f"emails/{name}.txt", context)
-    return html, text
-
+from mail import text
+from mail.links import tracked_href
+from mail.rendering import RenderError, mjml_to_html, placeholder
+from newsletter.models import Issue, Newsletter
 
 # -- Issues ------------------------------------------------------------------
 
@@ -64,10 +38,12 @@ class RenderedIssue:
 
 
 def link_href(link) -> str:
-    """Where a link in the email points: through /l/ when the newsletter tracks clicks."""
-    from newsletter.tracking import email_href
-
-    return email_href(link)
+    """Where a link in the email points: through /l/ when the newsletter tracks
+    clicks; the web version of an issue links directly."""
+    newsletter = link.section.issue.newsletter
+    if not newsletter.click_tracking:
+        return link.url
+    return tracked_href(link, per_subscriber=newsletter.per_subscriber_tracking)
 
 
 def lighten(colour: str, amount: float) -> str:
@@ -156,8 +132,6 @@ def issue_context(issue) -> dict:
 
 def _cache_key(issue) -> str:
     """Changes whenever the issue, its sections or links, or its newsletter change."""
-    from newsletter.models import Issue, Newsletter
-
     # The dates too: scheduling may set them with an update() that leaves `updated` alone.
     updated = Issue.objects.filter(pk=issue.pk).values_list("updated", "send_at", "sent_at").first()
     newsletter = Newsletter.objects.filter(pk=issue.newsletter_id).values().first()

@@ -1,6 +1,8 @@
 """Celery tasks for sending: thin wrappers over newsletter.sending and
 newsletter.scheduling (acks_late, prefetch 1 and the time limits are global
 settings). Every task is safe to run twice: the database decides what is left.
+Services enqueue these by name (config.queue); nothing imports this module
+but the app's ready() and the worker.
 """
 
 import logging
@@ -12,12 +14,12 @@ from newsletter import scheduling, sending
 log = logging.getLogger(__name__)
 
 
-@shared_task(name="newsletter.plan_deliveries")
+@shared_task(name=sending.PLAN_TASK)
 def plan_deliveries(issue_id: int) -> int:
     return sending.plan_deliveries(issue_id=issue_id)
 
 
-@shared_task(name="newsletter.send_batch", bind=True, max_retries=None)
+@shared_task(name=sending.BATCH_TASK, bind=True, max_retries=None)
 def send_batch(self, issue_id: int, batch: int) -> dict[str, int]:
     try:
         settled = sending.send_batch(issue_id=issue_id, batch=batch, attempt=self.request.retries)

@@ -1,6 +1,7 @@
 from django.urls import path, re_path
 
-from newsletter import engagement_views, views
+from newsletter import views
+from newsletter.engagement import views as engagement_views
 
 urlpatterns = [
     path("archive/", views.archive_index, name="archive"),
@@ -9,13 +10,15 @@ urlpatterns = [
     path("archive/<slug:newsletter_slug>/<slug:issue_slug>/", views.issue_web, name="issue_web"),
     path("l/<str:link_token>/", engagement_views.click, name="click"),
     # An empty reader key (a test email) goes to the link without counting the click.
-    re_path(r"^l/(?P<link_token>[^/]+)/(?P<recipient_key>[^/]*)/$", engagement_views.click),
+    re_path(
+        r"^l/(?P<link_token>[^/]+)/(?P<recipient_key>[^/]*)/$",
+        engagement_views.click,
+        name="click_reader",
+    ),
     # An empty key (a test email) still reaches the view, which says the link does not work.
     re_path(
         r"^f/(?P<recipient_key>[^/]*)/(?P<answer>[-\w]+)/$",
         engagement_views.feedback,
         name="feedback",
     ),
-    path("outbox/", views.outbox, name="outbox"),
-    path("outbox/<str:name>", views.outbox_message, name="outbox_message"),
 ]

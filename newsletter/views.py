@@ -1,9 +1,5 @@
 import logging
-from email import policy
-from email.parser import BytesParser
-from pathlib import Path
 
-from django.conf import settings
 from django.contrib.syndication.views import Feed
 from django.db.models import Prefetch
 from django.http import Http404, HttpRequest, HttpResponse
@@ -11,9 +7,10 @@ from django.shortcuts import get_object_or_404, render
 from django.template.loader import render_to_string
 from django.utils.feedgenerator import Atom1Feed
 
+from mail.rendering import RenderError
+from mail.text import markdown_text, plain
 from newsletter.models import Issue, Newsletter
-from newsletter.rendering import RenderError, issue_context
-from newsletter.text import markdown_text, plain
+from newsletter.rendering import issue_context
 
 log = logging.getLogger(__name__)
 
@@ -92,50 +89,3 @@ class IssueFeed(Feed):
 
     def item_updateddate(self, issue: Issue):
         return issue.updated
-
-
-def _outbox_files() -> list[Path]:
-    folder = Path(settings.OUTBOX_DIR)
-    return sorted(folder.glob("*.eml"), reverse=True) if folder.exists() else []
-
-
-def outbox(request: HttpRequest) -> HttpResponse:
-    """The embedded default's inbox view: what would have been sent."""
-    if not settings.DEBUG:
-        raise Http404
-    parser = BytesParser(policy=policy.default)
-    emails = []
-    for path in _outbox_files()[:200]:
-        with path.open("rb") as fh:
-            headers = parser.parse(fh, headersonly=True)
-        emails.append(
-            {
-                "name": path.name,
-                "to": headers["To"],
-                "subject": headers["Subject"],
-                "date": headers["Date"],
-            }
-        )
-    # Not "messages": that name belongs to django.contrib.messages in templates.
-    return render(request, "outbox.html", {"emails": emails})
-
-
-def outbox_message(request: HttpRequest, name: str) -> HttpResponse:
-    if not settings.DEBUG:
-        raise Http404
-    path = Path(settings.OUTBOX_DIR) / Path(name).name
-    if path.suffix != ".eml" or not path.is_file():
-        raise Http404
-    message = BytesParser(policy=policy.default).parsebytes(path.read_bytes())
-    html = message.get_body(preferencelist=("html",))
-    text = message.get_body(preferencelist=("plain",))
-    return render(
-        request,
-        "outbox_message.html",
-        {
-            "name": path.name,
-            "headers": list(message.items()),
-            "html": html.get_content() if html else "",
-            "text": text.get_content() if text else "",
-        },
-    )

@@ -2,11 +2,9 @@
 rendered from templates/emails/<name>.mjml + .txt in the issues' look, sent
 from the newsletter's own sender."""
 
-from anymail.message import AnymailMessage
-
-from newsletter.emails import common_headers, personal_headers, recipient_values
-from newsletter.rendering import render_email
-from subscribers import tokens
+from mail import links, tokens
+from mail.messages import list_headers, newsletter_message, recipient_values
+from mail.rendering import render_email
 from subscribers.models import Subscription
 
 
@@ -17,7 +15,7 @@ def send_confirm(subscription: Subscription) -> None:
         subscription,
         subject=f"Confirm your subscription to {name}",
         context={
-            "confirm_url": tokens.confirm_url(subscription),
+            "confirm_url": links.confirm_url(subscription),
             "days": tokens.CONFIRM_MAX_AGE.days,
         },
     )
@@ -32,7 +30,7 @@ def send_welcome(subscription: Subscription) -> None:
         subscription,
         subject=f"Welcome to {subscription.newsletter.name}",
         context=values,
-        headers={**common_headers(subscription.newsletter), **personal_headers(values)},
+        headers=list_headers(subscription.newsletter, values),
     )
 
 
@@ -43,7 +41,7 @@ def send_already_subscribed(subscription: Subscription) -> None:
         "already_subscribed",
         subscription,
         subject=f"You are already subscribed to {subscription.newsletter.name}",
-        context={"preferences_url": tokens.preferences_url(subscription.subscriber)},
+        context={"preferences_url": links.preferences_url(subscription.subscriber)},
     )
 
 
@@ -61,14 +59,12 @@ def _send(
         {"newsletter": newsletter, "subscriber": subscription.subscriber, "subject": subject}
         | context,
     )
-    message = AnymailMessage(
+    newsletter_message(
+        newsletter,
         subject=subject,
-        body=text,
-        from_email=newsletter.from_email,
+        text=text,
+        html=html,
         to=[subscription.subscriber.email],
-        reply_to=[newsletter.reply_to] if newsletter.reply_to else None,
-        headers=headers or {},
+        headers=headers,
         tags=[name],
-    )
-    message.attach_alternative(html, "text/html")
-    message.send()
+    ).send()

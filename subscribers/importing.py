@@ -17,15 +17,13 @@ from typing import TextIO
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.utils import timezone
 
 from newsletter.models import Newsletter
-from subscribers import addresses
+from subscribers import addresses, subscriptions
 from subscribers.forms import clean_name
 from subscribers.models import Subscriber, Subscription, Suppression
 
 Status = Subscription.Status
-ACTIVE = (Status.PENDING, Status.CONFIRMED)
 BATCH = 2000
 
 
@@ -193,32 +191,20 @@ def _apply(batch: list[Row], newsletter: Newsletter, report: ImportReport) -> No
             newsletter=newsletter, subscriber_id__in=ids.values()
         ).values_list("subscriber_id", "status")
     )
-    now = timezone.now()
-    new = [
-        Subscription(
-            subscriber_id=ids[row.email], newsletter=newsletter, **_fields(row.status, now)
-        )
-        for row in batch
-        if ids[row.email] not in current
-    ]
-    Subscription.objects.bulk_create(new, batch_size=BATCH, ignore_conflicts=True)
-    report.created += len(new)
+    new = {ids[row.email]: row.status for row in batch if ids[row.email] not in current}
+    report.created += subscriptions.import_new(newsletter, new, batch_size=BATCH)
 
     moves: dict[tuple[str, str], list[int]] = defaultdict(list)
     for row in batch:
         subscriber_id = ids[row.email]
         if subscriber_id not in current:
             continue
-        target = _transition(current[subscriber_id], row.status)
+        target = subscriptions.import_target(current[subscriber_id], row.status)
         if target is None:
             report.unchanged += 1
         else:
             moves[(current[subscriber_id], target)].append(subscriber_id)
-    for (before, after), subscriber_ids in moves.items():
-        # Conditional: a reader who unsubscribed meanwhile is not overwritten.
-        report.updated += Subscription.objects.filter(
-            newsletter=newsletter, subscriber_id__in=subscriber_ids, status=before
-        ).update(**_fields(after, now))
+    report.updated += subscriptions.import_moves(newsletter, moves)
 
 
 def _without_suppressed(batch: list[Row], report: ImportReport) -> list[Row]:
@@ -261,23 +247,3 @@ def _subscriber_ids(batch: list[Row]) -> dict[str, int]:
         created = Subscriber.objects.filter(email__in=[s.email for s in missing])
         ids.update(created.values_list("email", "pk"))
     return ids
-
-
-def _transition(current: str, wanted: str) -> str | None:
-    """Where an existing subscription goes: a reader's own unsubscribe, a bounce
-    or a complaint is never undone by an import; a confirmed one is not demoted
-    to pending; an old tool's unsubscribe or bounce is honoured."""
-    if current not in ACTIVE or current == wanted:
-        return None
-    if wanted not in ACTIVE or (current == Status.PENDING and wanted == Status.CONFIRMED):
-        return wanted
-    return None
-
-
-def _fields(status: str, now) -> dict:
-    fields = {"status": status}
-    if status == Status.CONFIRMED:
-        fields["confirmed_at"] = now
-    elif status not in ACTIVE:
-        fields["unsubscribed_at"] = now
-    return fields

@@ -2,6 +2,8 @@ from django.db import models
 from django.db.models.functions import Lower
 from django.utils import timezone
 
+from subscribers.addresses import mask
+
 
 class Subscriber(models.Model):
     """A reader. Email is stored normalised (see subscribers.addresses)."""
@@ -24,8 +26,6 @@ class Subscriber(models.Model):
 
     @property
     def masked_email(self) -> str:
-        from subscribers.addresses import mask
-
         return mask(self.email)
 
 
@@ -43,6 +43,11 @@ class Subscription(models.Model):
     newsletter = models.ForeignKey(
         "newsletter.Newsletter", on_delete=models.CASCADE, related_name="subscriptions"
     )
+    # Mail goes to confirmed readers; pending ones may still confirm. Every change
+    # of status is made by subscribers.subscriptions.
+    ACTIVE = (Status.PENDING, Status.CONFIRMED)
+    LEFT = (Status.UNSUBSCRIBED, Status.BOUNCED, Status.COMPLAINED)
+
     status = models.CharField(max_length=12, choices=Status, default=Status.PENDING)
     created = models.DateTimeField(default=timezone.now)
     confirmed_at = models.DateTimeField(null=True, blank=True)

@@ -1,28 +1,40 @@
 """Subscribing, confirming, leaving, coming back, and a reader's own data.
 
-Every change of a subscription's status happens here, as a conditional UPDATE
-where two clicks, two tabs or a webhook could race: the row count says who won.
-Emails are enqueued with transaction.on_commit, so a web request never waits
-for the ESP and a rolled-back change sends nothing.
+Every change of a subscription's status happens here, and nowhere else: the
+reader's own actions, the ESP's reports (bounces, complaints, soft bounces,
+unsubscribes at the ESP) and the rules of an import. Each is a conditional
+UPDATE where two clicks, two tabs or a webhook could race: the row count says
+who won. Emails are enqueued with transaction.on_commit, so a web request
+never waits for the ESP and a rolled-back change sends nothing.
 """
 
 import logging
 from dataclasses import dataclass
+from datetime import datetime
 from functools import partial
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 from kombu.exceptions import OperationalError
 
+from config.queue import enqueue
 from newsletter.models import Newsletter
-from subscribers import addresses, tasks
+from subscribers import addresses
 from subscribers.models import Subscriber, Subscription, Suppression
 
 logger = logging.getLogger(__name__)
 Status = Subscription.Status
-ACTIVE = (Status.PENDING, Status.CONFIRMED)
+ACTIVE = Subscription.ACTIVE
+
+# Subscriber emails, sent by the worker (subscribers.tasks).
+SEND_CONFIRM = "subscribers.send_confirm"
+SEND_WELCOME = "subscribers.send_welcome"
+SEND_ALREADY_SUBSCRIBED = "subscribers.send_already_subscribed"
+
+# Soft bounces in a row (no delivery between) that make a reader bounced.
+SOFT_BOUNCE_LIMIT = 3
 
 # Mailing these again hurts every reader's deliverability, so a signup form
 # does not override them; a proven confirmation (a click in the mailbox) does.
@@ -76,7 +88,7 @@ def subscribe(newsletter: Newsletter, *, email: str, name: str = "", consent: Co
             subscriber=subscriber, newsletter=newsletter
         )
         if subscription.status == Status.CONFIRMED:
-            _after_commit(tasks.send_already_subscribed, subscription)
+            _after_commit(SEND_ALREADY_SUBSCRIBED, subscription)
             return "already_subscribed"
         if subscription.status in (Status.BOUNCED, Status.COMPLAINED):
             return "nothing"
@@ -85,7 +97,7 @@ def subscribe(newsletter: Newsletter, *, email: str, name: str = "", consent: Co
         )
         _record_request(subscriber, name=name, consent=consent)
         # Asking again while pending sends a fresh link (the rate limit caps it).
-        _after_commit(tasks.send_confirm, subscription)
+        _after_commit(SEND_CONFIRM, subscription)
     return "confirm"
 
 
@@ -114,7 +126,7 @@ def resend_confirmation(subscription: Subscription) -> bool:
     """A fresh confirmation link (the old one expired); only while still pending."""
     if subscription.status != Status.PENDING:
         return False
-    _after_commit(tasks.send_confirm, subscription)
+    _after_commit(SEND_CONFIRM, subscription)
     return True
 
 
@@ -133,7 +145,7 @@ def _mark_confirmed(subscription: Subscription, *, allowed_from: list[str]) -> b
     # suppressed this address before (an erasure, an old bounce) is over.
     lift_suppression(subscription.subscriber.email)
     if subscription.newsletter.welcome_enabled:
-        _after_commit(tasks.send_welcome, subscription)
+        _after_commit(SEND_WELCOME, subscription)
     subscription.refresh_from_db(fields=["status", "confirmed_at", "unsubscribed_at", "reason"])
     return True
 
@@ -169,7 +181,7 @@ def resubscribe(subscription: Subscription) -> str:
         pk=subscription.pk, status=Status.UNSUBSCRIBED, confirmed_at__isnull=True
     ).update(status=Status.PENDING)
     if changed:
-        _after_commit(tasks.send_confirm, subscription)
+        _after_commit(SEND_CONFIRM, subscription)
         return "confirm"
     subscription.refresh_from_db(fields=["status"])
     return "confirmed" if subscription.status == Status.CONFIRMED else "nothing"
@@ -282,14 +294,125 @@ def erase(subscriber: Subscriber) -> None:
         subscriber.delete()
 
 
-def _after_commit(task, subscription: Subscription) -> None:
-    transaction.on_commit(partial(_enqueue, task, subscription.pk))
+def _after_commit(task_name: str, subscription: Subscription) -> None:
+    transaction.on_commit(partial(_enqueue, task_name, subscription.pk))
 
 
-def _enqueue(task, subscription_id: int) -> None:
+def _enqueue(task_name: str, subscription_id: int) -> None:
     """The change is committed either way; with the broker down the reader
     gets no email (they can ask again) rather than an error page."""
     try:
-        task.delay(subscription_id)
+        enqueue(task_name, subscription_id)
     except OperationalError:
-        logger.exception("Could not enqueue %s for subscription %s", task.name, subscription_id)
+        logger.exception("Could not enqueue %s for subscription %s", task_name, subscription_id)
+
+
+# -- what the ESP reports ------------------------------------------------------
+
+
+def _of(subscriber_id: int, newsletter_id: int):
+    return Subscription.objects.filter(subscriber_id=subscriber_id, newsletter_id=newsletter_id)
+
+
+def stop_mail(
+    subscriber: Subscriber, *, newsletter_id: int, status: str, when: datetime, reason: str
+) -> None:
+    """A hard bounce or a complaint: stop mail to this reader at once. The
+    planner sends to confirmed subscriptions only, and a signup form will not
+    bring a suppressed address back."""
+    assert status in (Status.BOUNCED, Status.COMPLAINED), status
+    subscription = _of(subscriber.pk, newsletter_id)
+    subscription.filter(status__in=ACTIVE).update(
+        status=status, unsubscribed_at=when, reason=reason[:500]
+    )
+    if status == Status.COMPLAINED:
+        # A complaint outranks an earlier unsubscribe or bounce (which keep their date).
+        subscription.exclude(status__in=ACTIVE).exclude(status=status).update(
+            status=status, reason=reason[:500]
+        )
+    suppress(subscriber.email, reason=status)
+
+
+def count_soft_bounce(
+    subscriber: Subscriber, *, newsletter_id: int, when: datetime, detail: str
+) -> None:
+    """One more soft bounce in a row; SOFT_BOUNCE_LIMIT of them make the reader bounced."""
+    subscription = _of(subscriber.pk, newsletter_id).filter(status=Status.CONFIRMED).first()
+    if subscription is None:
+        return
+    Subscription.objects.filter(pk=subscription.pk).update(soft_bounces=F("soft_bounces") + 1)
+    subscription.refresh_from_db(fields=["soft_bounces"])
+    if subscription.soft_bounces >= SOFT_BOUNCE_LIMIT:
+        reason = f"{subscription.soft_bounces} soft bounces in a row: {detail}"
+        stop_mail(
+            subscriber,
+            newsletter_id=newsletter_id,
+            status=Status.BOUNCED,
+            when=when,
+            reason=reason.rstrip(": "),
+        )
+
+
+def end_soft_bounces(*, subscriber_id: int, newsletter_id: int) -> None:
+    """A delivery ends a run of soft bounces."""
+    _of(subscriber_id, newsletter_id).filter(soft_bounces__gt=0).update(soft_bounces=0)
+
+
+def unsubscribe_at_esp(
+    *, subscriber_id: int, newsletter_id: int, when: datetime, reason: str
+) -> None:
+    """The reader unsubscribed through the ESP's own link or page."""
+    _of(subscriber_id, newsletter_id).filter(status=Status.CONFIRMED).update(
+        status=Status.UNSUBSCRIBED, unsubscribed_at=when, reason=reason[:500]
+    )
+
+
+# -- the rules of an import ------------------------------------------------------
+
+
+def import_target(current: str, wanted: str) -> str | None:
+    """Where an existing subscription goes when an import names a status: a
+    reader's own unsubscribe, a bounce or a complaint is never undone by an
+    import; a confirmed one is not demoted to pending; an old tool's
+    unsubscribe or bounce is honoured. None: it stays as it is."""
+    if current not in ACTIVE or current == wanted:
+        return None
+    if wanted not in ACTIVE or (current == Status.PENDING and wanted == Status.CONFIRMED):
+        return wanted
+    return None
+
+
+def _status_fields(status: str, now: datetime) -> dict:
+    fields = {"status": status}
+    if status == Status.CONFIRMED:
+        fields["confirmed_at"] = now
+    elif status not in ACTIVE:
+        fields["unsubscribed_at"] = now
+    return fields
+
+
+def import_new(newsletter: Newsletter, statuses: dict[int, str], *, batch_size: int) -> int:
+    """Subscriptions for subscribers (id → status) who have none to this newsletter
+    yet; a reader signing up meanwhile is not an error. The number created."""
+    now = timezone.now()
+    new = [
+        Subscription(
+            subscriber_id=subscriber_id, newsletter=newsletter, **_status_fields(status, now)
+        )
+        for subscriber_id, status in statuses.items()
+    ]
+    Subscription.objects.bulk_create(new, batch_size=batch_size, ignore_conflicts=True)
+    return len(new)
+
+
+def import_moves(newsletter: Newsletter, moves: dict[tuple[str, str], list[int]]) -> int:
+    """Apply grouped import moves ((from, to) → subscriber ids); the number moved.
+
+    Conditional: a reader who unsubscribed meanwhile is not overwritten."""
+    now = timezone.now()
+    moved = 0
+    for (before, after), subscriber_ids in moves.items():
+        moved += Subscription.objects.filter(
+            newsletter=newsletter, subscriber_id__in=subscriber_ids, status=before
+        ).update(**_status_fields(after, now))
+    return moved

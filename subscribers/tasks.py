@@ -10,7 +10,7 @@ import smtplib
 from anymail.exceptions import AnymailAPIError
 from celery import shared_task
 
-from subscribers import emails
+from subscribers import emails, subscriptions
 from subscribers.models import Subscription
 
 # Worth another try: the ESP or the network hiccuped. A template error is not.
@@ -26,19 +26,19 @@ def _subscription(subscription_id: int, status: str) -> Subscription | None:
     )
 
 
-@shared_task(name="subscribers.send_confirm", **RETRY)
+@shared_task(name=subscriptions.SEND_CONFIRM, **RETRY)
 def send_confirm(subscription_id: int) -> None:
     if subscription := _subscription(subscription_id, Subscription.Status.PENDING):
         emails.send_confirm(subscription)
 
 
-@shared_task(name="subscribers.send_welcome", **RETRY)
+@shared_task(name=subscriptions.SEND_WELCOME, **RETRY)
 def send_welcome(subscription_id: int) -> None:
     if subscription := _subscription(subscription_id, Subscription.Status.CONFIRMED):
         emails.send_welcome(subscription)
 
 
-@shared_task(name="subscribers.send_already_subscribed", **RETRY)
+@shared_task(name=subscriptions.SEND_ALREADY_SUBSCRIBED, **RETRY)
 def send_already_subscribed(subscription_id: int) -> None:
     if subscription := _subscription(subscription_id, Subscription.Status.CONFIRMED):
         emails.send_already_subscribed(subscription)

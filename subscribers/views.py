@@ -13,9 +13,10 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
 
+from mail import tokens
+from mail.text import markdown_html
 from newsletter.models import Newsletter
-from newsletter.text import markdown_html
-from subscribers import ratelimits, subscriptions, tokens
+from subscribers import form_limits, subscriptions
 from subscribers.forms import PreferencesForm, SignupForm, UnsubscribeForm
 from subscribers.models import Subscriber, Subscription
 from subscribers.subscriptions import Consent
@@ -100,7 +101,7 @@ def _bad_link(request, status: int) -> HttpResponse:
 
 def _consent(request: HttpRequest, source: str) -> Consent:
     try:
-        ip = str(ipaddress.ip_address(ratelimits.client_ip(request)))
+        ip = str(ipaddress.ip_address(form_limits.client_ip(request)))
     except ValueError:
         ip = None
     return Consent(source=source, ip=ip, user_agent=request.META.get("HTTP_USER_AGENT", ""))
@@ -123,7 +124,7 @@ def signup(request: HttpRequest, newsletter_slug: str) -> HttpResponse:
         return _page(request, "signup.html", newsletter, form=SignupForm(), description=description)
 
     limit = settings.SIGNUP_RATE_PER_IP
-    if not ratelimits.allow("signup-ip", ratelimits.client_ip(request), limit=limit):
+    if not form_limits.allow("signup-ip", form_limits.client_ip(request), limit=limit):
         return _page(request, "too_many.html", newsletter, status=429)
     if request.POST.get("website"):
         # A bot filled the honeypot: tell it what it wants to hear, do nothing.
@@ -134,7 +135,7 @@ def signup(request: HttpRequest, newsletter_slug: str) -> HttpResponse:
             request, "signup.html", newsletter, form=form, description=description, status=400
         )
     email = form.cleaned_data["email"]
-    if not ratelimits.allow("signup-email", email, limit=settings.SIGNUP_RATE_PER_EMAIL):
+    if not form_limits.allow("signup-email", email, limit=settings.SIGNUP_RATE_PER_EMAIL):
         return _page(request, "too_many.html", newsletter, status=429)
     subscriptions.subscribe(
         newsletter,
@@ -188,7 +189,7 @@ def confirm_resend(request: HttpRequest, token: str, subscription: Subscription)
     """A fresh confirmation link for the address in an expired link's signed payload."""
     newsletter = subscription.newsletter
     email = subscription.subscriber.email
-    if not ratelimits.allow("signup-email", email, limit=settings.SIGNUP_RATE_PER_EMAIL):
+    if not form_limits.allow("signup-email", email, limit=settings.SIGNUP_RATE_PER_EMAIL):
         return _page(request, "too_many.html", newsletter, status=429)
     subscriptions.resend_confirmation(subscription)
     return _page(request, "check_inbox.html", newsletter)

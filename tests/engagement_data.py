@@ -47,7 +47,7 @@ def send_issue(issue: Issue) -> None:
     """Send an issue with the sending module's plain functions, as the tasks would."""
     from newsletter import sending
 
-    sending.issue_start(issue=issue, source=(Issue.Status.DRAFT, Issue.Status.SCHEDULED))
+    sending.issue_start(issue=issue, action="send_now")
     sending.plan_deliveries(issue_id=issue.pk)
     for batch in sorted(set(issue.deliveries.values_list("batch", flat=True))):
         sending.send_batch(issue_id=issue.pk, batch=batch)

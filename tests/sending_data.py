@@ -61,7 +61,7 @@ UNSUBSCRIBE = re.compile(r"/unsubscribe/([^/\s<>\"']+)/")
 
 def unsubscribed_by(text: str) -> set[int]:
     """The subscription ids that the unsubscribe links in `text` were signed for."""
-    from subscribers.tokens import read_token
+    from mail.tokens import read_token
 
     return {read_token("unsubscribe", token)["s"] for token in UNSUBSCRIBE.findall(text)}
 

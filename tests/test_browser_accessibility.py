@@ -3,10 +3,10 @@ no serious or critical violation, in the light and in the dark colour scheme."""
 
 import pytest
 
+from mail import links
+from mail.tokens import recipient_key
 from newsletter.emails import send_test_issue
 from newsletter.models import Delivery, Issue, Newsletter
-from newsletter.tracking import recipient_key
-from subscribers import tokens
 from subscribers.models import Subscription
 from tests.browser_data import (
     click_in_email,
@@ -77,19 +77,19 @@ def test_every_public_page_passes_axe(page, site, settings):
     sign_up(page, "new.reader@example.com")
     audit("check your inbox", "Check your inbox")
 
-    page.goto(tokens.confirm_url(pending))
+    page.goto(links.confirm_url(pending))
     audit("confirm", "Confirm your subscription")
     page.get_by_role("button", name="Yes, subscribe me").click()
     audit("confirmed", "You are subscribed")
 
-    page.goto(tokens.unsubscribe_url(ada))
+    page.goto(links.unsubscribe_url(ada))
     audit("unsubscribe", f"Unsubscribe from {newsletter.name}?")
     page.get_by_role("button", name="Unsubscribe", exact=True).click()
     audit("unsubscribed", "You are unsubscribed")
     page.get_by_role("button", name="Resubscribe").click()
     audit("resubscribed", "Welcome back")
 
-    page.goto(tokens.preferences_url(ada.subscriber))
+    page.goto(links.preferences_url(ada.subscriber))
     audit("preferences", "Your preferences")
     page.get_by_role("link", name="Delete me").click()
     audit("delete me", "Delete your data?")

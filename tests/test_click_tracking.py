@@ -4,9 +4,10 @@ import re
 
 import pytest
 
+from mail.links import tracked_href
+from mail.tokens import link_token, recipient_key
 from newsletter.models import Click
 from newsletter.rendering import render_issue
-from newsletter.tracking import link_token, recipient_key, tracked_href
 from tests.engagement_data import (
     make_delivery,
     make_draft,

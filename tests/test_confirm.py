@@ -5,7 +5,7 @@ from django.urls import reverse
 from django.utils import timezone
 from freezegun import freeze_time
 
-from subscribers import tokens
+from mail import links, tokens
 from subscribers.models import Subscription
 from tests.subscriber_data import (
     link_in,
@@ -29,7 +29,7 @@ def pending():
 
 
 def confirm_path(subscription) -> str:
-    return path_of(tokens.confirm_url(subscription))
+    return path_of(links.confirm_url(subscription))
 
 
 def test_it_shows_a_one_button_page_and_changes_nothing_on_get(client, pending, mailoutbox):

@@ -4,9 +4,9 @@ import re
 
 import pytest
 
-from newsletter.feedback import answer_links
+from mail.tokens import recipient_key
+from newsletter.engagement.feedback import answer_links
 from newsletter.models import Feedback
-from newsletter.tracking import recipient_key
 from tests.engagement_data import (
     make_delivery,
     make_draft,

@@ -14,9 +14,10 @@ from django.urls import URLResolver, get_resolver
 from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
+from mail import links, tokens
+from mail.tokens import link_token, recipient_key
 from newsletter.models import Click, Delivery, Feedback, WebhookEvent
-from newsletter.tracking import link_token, recipient_key
-from subscribers import addresses, tokens
+from subscribers import addresses
 from subscribers.forms import clean_name
 from subscribers.models import Subscriber, Subscription, Suppression
 from tests import esp_events
@@ -320,7 +321,7 @@ def test_one_click_with_a_good_link_acts_only_on_the_rfc_8058_body(
     alice = world["alice"]
     assume(b"One-Click" not in body)
     before = snapshot()
-    path = path_of(tokens.one_click_url(alice))
+    path = path_of(links.one_click_url(alice))
     response = raw_post(client, path, body, content_type)
     assert response.status_code == 400
     assert snapshot() == before
@@ -332,7 +333,7 @@ def test_preferences_refuse_what_is_not_a_name_or_an_offered_newsletter(
     client, world, name, newsletters
 ):
     alice = world["alice"]
-    path = path_of(tokens.preferences_url(alice.subscriber))
+    path = path_of(links.preferences_url(alice.subscriber))
     offered = {str(alice.newsletter_id)}
     before = snapshot()
     response = client.post(path, {"name": name, "newsletters": newsletters})
@@ -354,7 +355,7 @@ def test_preferences_refuse_what_is_not_a_name_or_an_offered_newsletter(
 def test_an_unsubscribe_reason_is_stored_as_text_or_dropped(client, world, reason, comment):
     bob = world["bob"]
     Subscription.objects.filter(pk=bob.pk).update(status=Subscription.Status.PENDING)
-    path = path_of(tokens.unsubscribe_url(bob))
+    path = path_of(links.unsubscribe_url(bob))
     response = client.post(path, {"reason": reason, "comment": comment})
     assert response.status_code == 200
     bob.refresh_from_db()
@@ -560,7 +561,7 @@ def test_only_links_signed_for_the_reader_and_esp_webhooks_skip_the_csrf_check()
 @pytest.mark.parametrize("path", ["/subscribe/ml-monthly/", "preferences"])
 def test_forms_without_a_secret_link_refuse_a_post_without_the_csrf_token(world, path):
     if path == "preferences":
-        path = path_of(tokens.preferences_url(world["alice"].subscriber))
+        path = path_of(links.preferences_url(world["alice"].subscriber))
     before = snapshot()
     client = Client(enforce_csrf_checks=True)
     response = client.post(path, {"email": "mallory@example.com", "name": "Mallory"})
@@ -588,7 +589,7 @@ def test_no_header_is_injected_into_what_the_esp_receives(
     subscription = Subscription.objects.filter(subscriber__email=stored).first()
     if subscription is not None:  # the welcome email greets the reader by name
         with django_capture_on_commit_callbacks(execute=True):
-            client.post(path_of(tokens.confirm_url(subscription)))
+            client.post(path_of(links.confirm_url(subscription)))
     for message in mailgun.messages:
         assert message.to == stored
         assert set(message.headers) <= HEADERS_IN_EMAILS, message.headers

@@ -5,7 +5,7 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from subscribers import tokens
+from mail import links, tokens
 from subscribers.emails import send_welcome
 from tests.subscriber_data import make_newsletter, make_subscription, path_of, status_of
 
@@ -82,7 +82,7 @@ def test_it_refuses_a_tampered_token(reader, one_click_path):
 
 
 def test_it_refuses_a_confirm_token(reader):
-    token = tokens.confirm_url(reader).rstrip("/").rsplit("/", 1)[1]
+    token = links.confirm_url(reader).rstrip("/").rsplit("/", 1)[1]
     path = reverse("unsubscribe_one_click", args=[token])
     assert fresh_client().post(path, BODY, content_type=FORM).status_code == 400
     assert status_of(reader) == "confirmed"

@@ -4,7 +4,7 @@ from django.core.mail import EmailMultiAlternatives
 
 @pytest.fixture
 def outbox(settings, tmp_path):
-    settings.EMAIL_BACKEND = "newsletter.outbox.OutboxBackend"
+    settings.EMAIL_BACKEND = "mail.outbox.OutboxBackend"
     settings.OUTBOX_DIR = tmp_path
     settings.DEBUG = True
     return tmp_path

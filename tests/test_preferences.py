@@ -3,8 +3,8 @@ import json
 import pytest
 from django.urls import reverse
 
+from mail import links, tokens
 from newsletter.models import Delivery, Issue
-from subscribers import tokens
 from subscribers.addresses import address_hash
 from subscribers.models import Subscriber, Subscription, Suppression
 from tests.subscriber_data import make_newsletter, make_subscription, path_of
@@ -32,7 +32,7 @@ def reader(ml):
 
 @pytest.fixture
 def path(reader):
-    return path_of(tokens.preferences_url(reader))
+    return path_of(links.preferences_url(reader))
 
 
 def statuses(subscriber) -> dict[str, str]:
@@ -79,7 +79,7 @@ def test_it_leaves_a_pending_subscription_alone_when_unticked(post, path, reader
 def test_it_keeps_showing_an_unlisted_newsletter_the_reader_is_on(client, reader):
     hidden = make_newsletter("hidden", name="Hidden", is_public=False)
     make_subscription(hidden, "reader@example.com", "confirmed")
-    page = client.get(path_of(tokens.preferences_url(reader)))
+    page = client.get(path_of(links.preferences_url(reader)))
     assert "Hidden" in page.text
 
 
@@ -116,7 +116,7 @@ def test_it_downloads_my_data_as_json(client, reader, ml):
     issue = Issue.objects.create(newsletter=ml, number=1, subject="First", slug="1-first")
     Delivery.objects.create(issue=issue, subscriber=reader, batch=1, state="sent")
     response = client.get(
-        reverse("preferences_data", args=[path_of(tokens.preferences_url(reader)).split("/")[2]])
+        reverse("preferences_data", args=[path_of(links.preferences_url(reader)).split("/")[2]])
     )
     assert response.status_code == 200
     assert response["Content-Type"] == "application/json"

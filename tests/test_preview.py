@@ -5,7 +5,8 @@ from django.contrib.auth.models import User
 from django.core import mail
 from django.urls import reverse
 
-from newsletter.emails import issue_message, recipient_values
+from mail.messages import recipient_values
+from newsletter.emails import issue_message
 from newsletter.models import Link
 from newsletter.rendering import render_issue
 from tests.authoring_data import make_editor, make_issue, make_newsletter, make_reader

@@ -2,9 +2,11 @@ import re
 
 import pytest
 
-from newsletter.emails import personalize, values_for_address
+from mail.messages import personalize
+from mail.rendering import RenderError
+from newsletter.emails import values_for_address
 from newsletter.models import Issue, Link, Section
-from newsletter.rendering import GMAIL_CLIP_BYTES, RenderError, render_issue
+from newsletter.rendering import GMAIL_CLIP_BYTES, render_issue
 from tests.authoring_data import make_issue, make_newsletter
 
 pytestmark = pytest.mark.django_db

@@ -6,8 +6,9 @@ import html
 import pytest
 from django.urls import reverse
 
+from mail.rendering import RenderError
 from newsletter.models import Issue, Link, Section
-from newsletter.rendering import RenderError, render_issue
+from newsletter.rendering import render_issue
 from tests.authoring_data import make_issue, make_newsletter
 
 pytestmark = pytest.mark.django_db

@@ -10,8 +10,9 @@ from email import policy
 import pytest
 from django.utils import timezone
 
+from mail.messages import recipient_values
 from newsletter import sending
-from newsletter.emails import batch_message, recipient_values
+from newsletter.emails import batch_message
 from newsletter.models import Delivery, Issue
 from newsletter.rendering import render_issue
 from subscribers import subscriptions
@@ -163,7 +164,7 @@ def test_it_sends_one_message_per_reader_through_postmark(
 def test_it_writes_one_message_per_reader_to_the_outbox(
     settings, tmp_path, newsletter, issue, django_capture_on_commit_callbacks
 ):
-    settings.EMAIL_BACKEND = "newsletter.outbox.OutboxBackend"
+    settings.EMAIL_BACKEND = "mail.outbox.OutboxBackend"
     settings.OUTBOX_DIR = tmp_path
     readers = make_readers(newsletter, 4)
 
@@ -187,7 +188,7 @@ def test_it_writes_one_message_per_reader_to_the_outbox(
 def test_each_reader_gets_their_own_recipient_key_for_feedback_and_clicks(
     mailgun, newsletter, issue, django_capture_on_commit_callbacks
 ):
-    from newsletter.feedback import delivery_for
+    from newsletter.engagement.feedback import delivery_for
 
     readers = make_readers(newsletter, 3)
 
@@ -224,7 +225,7 @@ def test_two_runs_of_a_batch_that_both_built_the_request_send_it_once(
     readers = make_readers(newsletter, 10)
     start(issue)
     sending.plan_deliveries(issue_id=issue.pk)
-    take = sending.Handover.take
+    take = sending.Handover.claim_rows
     runs = []
 
     def take_after_the_other_run(self, readers):
@@ -233,7 +234,7 @@ def test_two_runs_of_a_batch_that_both_built_the_request_send_it_once(
             assert sending.send_batch(issue_id=issue.pk, batch=1) == {"sent": 10}
         return take(self, readers)
 
-    monkeypatch.setattr(sending.Handover, "take", take_after_the_other_run)
+    monkeypatch.setattr(sending.Handover, "claim_rows", take_after_the_other_run)
     late = sending.send_batch(issue_id=issue.pk, batch=1)
 
     assert len(runs) == 2
@@ -252,7 +253,7 @@ def test_a_run_claims_only_its_own_readers_when_another_run_put_rows_back(
     sending.plan_deliveries(issue_id=issue.pk)
     rows = {r.subscriber_id: r for r in Delivery.objects.filter(issue=issue)}
     first, left = rows[readers[0].subscriber_id], rows[readers[6].subscriber_id]
-    check = sending.Handover.readers
+    check = sending.Handover.still_subscribed
 
     def while_another_run_holds_the_batch(self, chunk):
         # Another run has claimed the batch when this one re-checks its readers,
@@ -265,7 +266,7 @@ def test_a_run_claims_only_its_own_readers_when_another_run_put_rows_back(
         Delivery.objects.exclude(pk=first.pk).update(state=State.PLANNED, claim="")
         return found
 
-    monkeypatch.setattr(sending.Handover, "readers", while_another_run_holds_the_batch)
+    monkeypatch.setattr(sending.Handover, "still_subscribed", while_another_run_holds_the_batch)
     sending.send_batch(issue_id=issue.pk, batch=1)
 
     # As many rows were planned in its range as it had readers, but not the same ones.
@@ -486,8 +487,8 @@ def test_rows_whose_worker_died_before_claiming_them_stay_planned_and_are_sent(
         raise KeyboardInterrupt  # the request is built; the process dies before the claim
 
     with monkeypatch.context() as patched:
-        patched.setattr(sending.Handover, "take", killed)
-        patched.setattr(sending.Handover, "release", lambda self, **kw: None)  # no clean-up
+        patched.setattr(sending.Handover, "claim_rows", killed)
+        patched.setattr(sending.Handover, "put_back", lambda self, **kw: None)  # no clean-up
         with pytest.raises(KeyboardInterrupt):
             sending.send_batch(issue_id=issue.pk, batch=1)
 
@@ -570,8 +571,8 @@ def test_one_sweep_after_a_crash_mid_planning_settles_and_restarts_everything(
     start(issue)
     # The worker died while planning (two batches planned, the planner gone) and
     # while batch 1 was at the ESP.
-    sending._plan_batch(issue.pk, 1, rows_of(readers[:10]))
-    sending._plan_batch(issue.pk, 2, rows_of(readers[10:20]))
+    sending.planner.plan_batch(issue.pk, 1, rows_of(readers[:10]))
+    sending.planner.plan_batch(issue.pk, 2, rows_of(readers[10:20]))
     Delivery.objects.filter(issue=issue, batch=1).update(state=State.SENDING, claim="dead")
 
     with django_capture_on_commit_callbacks(execute=True):
@@ -590,8 +591,8 @@ def test_the_sweeper_restarts_a_dead_planner_while_its_batches_still_send(
     readers = make_readers(newsletter, 25)
     start(issue)
     # The planner planned two batches long ago and died; batch 1 is sending right now.
-    sending._plan_batch(issue.pk, 1, rows_of(readers[:10]))
-    sending._plan_batch(issue.pk, 2, rows_of(readers[10:20]))
+    sending.planner.plan_batch(issue.pk, 1, rows_of(readers[:10]))
+    sending.planner.plan_batch(issue.pk, 2, rows_of(readers[10:20]))
     an_hour_ago = timezone.now() - timedelta(hours=1)
     Issue.objects.filter(pk=issue.pk).update(started_at=an_hour_ago)
     Delivery.objects.filter(issue=issue).update(created=an_hour_ago, updated=an_hour_ago)
@@ -623,8 +624,8 @@ def test_it_refuses_to_send_an_issue_that_cannot_be_rendered(newsletter):
 
 def test_an_issue_starts_only_once(newsletter, issue, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks() as callbacks:
-        assert sending.issue_start(issue=issue, source=(Issue.Status.DRAFT,))
-        assert not sending.issue_start(issue=Issue.objects.get(pk=issue.pk), source=("draft",))
+        assert sending.issue_start(issue=issue, action="send_now")
+        assert not sending.issue_start(issue=Issue.objects.get(pk=issue.pk), action="send_now")
         with pytest.raises(sending.SendingError, match="is sending"):
             sending.issue_send_now(issue=Issue.objects.get(pk=issue.pk))
     assert len(callbacks) == 1  # one planner
@@ -641,7 +642,7 @@ def test_progress_counts_rows_and_readers_not_yet_planned(newsletter, issue):
     readers = make_readers(newsletter, 25)
     start(issue)
     # The planner is under way: 10 rows so far, all sent.
-    sending._plan_batch(issue.pk, 1, rows_of(readers[:10]))
+    sending.planner.plan_batch(issue.pk, 1, rows_of(readers[:10]))
     Delivery.objects.filter(issue=issue).update(state=State.SENT, sent_at=issue.started_at)
 
     progress = sending.issue_progress(issue=issue, now=issue.started_at + timedelta(seconds=5))

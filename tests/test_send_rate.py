@@ -5,15 +5,16 @@ import uuid
 
 import pytest
 
-from newsletter import ratelimit, sending
+from newsletter import sending
 from newsletter.models import Issue
+from newsletter.sending import send_rate
 from tests.sending_data import make_issue, make_newsletter, make_readers
 
 
 def test_each_reservation_waits_for_the_ones_before_it():
     key = f"test-{uuid.uuid4().hex}"
 
-    waits = [ratelimit.reserve(key, count=50, rate=100) for _ in range(4)]
+    waits = [send_rate.reserve(key, count=50, rate=100) for _ in range(4)]
 
     assert waits[0] == pytest.approx(0, abs=0.05)
     assert waits[1] == pytest.approx(0.5, abs=0.05)
@@ -23,10 +24,10 @@ def test_each_reservation_waits_for_the_ones_before_it():
 
 def test_newsletters_have_their_own_rate():
     first, second = f"test-{uuid.uuid4().hex}", f"test-{uuid.uuid4().hex}"
-    ratelimit.reserve(first, count=1000, rate=10)
+    send_rate.reserve(first, count=1000, rate=10)
 
-    assert ratelimit.reserve(second, count=1, rate=10) == pytest.approx(0, abs=0.05)
-    assert ratelimit.reserve(first, count=1, rate=10) == pytest.approx(100, abs=0.1)
+    assert send_rate.reserve(second, count=1, rate=10) == pytest.approx(0, abs=0.05)
+    assert send_rate.reserve(first, count=1, rate=10) == pytest.approx(100, abs=0.1)
 
 
 @pytest.mark.django_db

@@ -9,9 +9,9 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
+from mail import links
 from newsletter import sending
 from newsletter.models import Delivery, Issue
-from subscribers import tokens
 from subscribers.models import Subscription
 from tests.conftest import wait_for
 from tests.sending_data import (
@@ -143,7 +143,7 @@ def test_a_reader_who_unsubscribes_mid_send_before_their_batch_gets_nothing(
     # The send is under way and the leaver's row is planned, waiting for its batch.
     wait_for(lambda: fake_esp.calls >= 1 and leavers_row.exists(), timeout=30)
     assert leavers_row.get().state == State.PLANNED
-    path = urlsplit(tokens.one_click_url(leaver)).path
+    path = urlsplit(links.one_click_url(leaver)).path
     response = client.post(path, {"List-Unsubscribe": "One-Click"})
     assert response.status_code == 200
     wait_until_sent(issue)

@@ -7,7 +7,7 @@ import pytest
 from django.contrib.auth.models import Permission, User
 from freezegun import freeze_time
 
-from newsletter.admin_stats import growth_points
+from newsletter.engagement.stats import growth_points
 from subscribers.models import Subscription
 from subscribers.subscriptions import unsubscribe
 from tests import esp_events

@@ -4,7 +4,7 @@ from django.test import Client
 from django.urls import reverse
 from freezegun import freeze_time
 
-from subscribers import tokens
+from mail import links, tokens
 from subscribers.models import Subscription
 from tests.subscriber_data import (
     link_in,
@@ -23,7 +23,7 @@ def reader():
 
 
 def unsubscribe_path(subscription) -> str:
-    return path_of(tokens.unsubscribe_url(subscription))
+    return path_of(links.unsubscribe_url(subscription))
 
 
 def test_it_asks_first_showing_the_newsletter_and_a_masked_address(client, reader):
@@ -102,7 +102,7 @@ def test_it_leaves_a_bounced_subscription_bounced(post, reader):
 
 
 def test_it_refuses_a_confirm_token_used_to_unsubscribe(client, post, reader):
-    token = tokens.confirm_url(reader).rstrip("/").rsplit("/", 1)[1]
+    token = links.confirm_url(reader).rstrip("/").rsplit("/", 1)[1]
     path = reverse("unsubscribe", args=[token])
     for response in (client.get(path), post(path)):
         assert response.status_code == 400
@@ -154,9 +154,9 @@ def test_email_links_carry_tokens_django_signing_makes_and_reads(purpose, payloa
 def test_an_issue_carries_the_same_links_as_each_page_would_make(reader):
     # The send path makes a reader's three links together, its faster way.
     with freeze_time("2026-03-01 09:00:00"):
-        links = tokens.ReaderLinks()(reader)
-        assert links == (
-            tokens.unsubscribe_url(reader),
-            tokens.one_click_url(reader),
-            tokens.preferences_url(reader.subscriber),
+        together = links.ReaderLinks()(reader)
+        assert together == (
+            links.unsubscribe_url(reader),
+            links.one_click_url(reader),
+            links.preferences_url(reader.subscriber),
         )

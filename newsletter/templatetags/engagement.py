@@ -1,6 +1,6 @@
 from django import template
 
-from newsletter.feedback import answer_links
+from newsletter.engagement.feedback import answer_links
 
 register = template.Library()
 

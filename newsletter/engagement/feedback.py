@@ -3,27 +3,22 @@ question with one-click answers. A link only shows a one-button page (mail
 scanners follow links); the POST records the answer, once per delivery, the
 latest answer winning."""
 
-from django.conf import settings
 from django.db.models import Count
-from django.urls import reverse
 from django.utils import timezone
 
+from mail.links import answer_url
+from mail.tokens import read_recipient_key
 from newsletter.models import Delivery, Feedback
-from newsletter.rendering import placeholder
-from newsletter.tracking import read_recipient_key
 
 ANSWERS = Feedback.Answer
 
 
 def answer_links() -> list[dict[str, str]]:
     """The answers as they appear in an issue email; [[recipient_key]] is filled per reader."""
-    links = []
-    for answer in ANSWERS:
-        path = reverse("feedback", args=["KEY", answer.value])
-        # Placed by hand: reverse() would percent-encode the placeholder's brackets.
-        url = settings.SITE_URL + path.replace("KEY", placeholder("recipient_key"), 1)
-        links.append({"answer": answer.value, "label": answer.label, "url": url})
-    return links
+    return [
+        {"answer": answer.value, "label": answer.label, "url": answer_url(answer.value)}
+        for answer in ANSWERS
+    ]
 
 
 def delivery_for(key: str) -> Delivery | None:

@@ -1,5 +1,5 @@
 """Reader-facing engagement links: tracked clicks (/l/) and feedback answers (/f/).
-Thin: the work is in newsletter.tracking and newsletter.feedback."""
+Thin: the work is in newsletter.engagement.clicks and .feedback."""
 
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
@@ -7,8 +7,8 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
-from newsletter import feedback as reader_feedback
-from newsletter.tracking import record_click
+from newsletter.engagement import feedback as reader_feedback
+from newsletter.engagement.clicks import record_click
 
 
 def bad_link(request: HttpRequest) -> HttpResponse:

@@ -1,5 +1,6 @@
-"""Per-minute limits on the public forms, counted in the Django cache (Redis
-when REDIS_URL is set, so every web process shares one count)."""
+"""Per-minute limits on the public forms (signups per IP and per address),
+counted in the Django cache (Redis when REDIS_URL is set, so every web process
+shares one count). Not the send rate: that is newsletter.sending.send_rate."""
 
 import hashlib
 

@@ -1,0 +1,91 @@
+"""The ESP webhook endpoints: anymail's views (mounted under /anymail/ by
+webhook_urlpatterns(), same paths and names), each guarded with the answers
+anymail leaves to Django: 401 without the WEBHOOK_SECRET basic auth, 400 for a
+payload it cannot read, and a request's events applied all or not at all.
+"""
+
+import copy
+import functools
+import logging
+
+from anymail import urls as anymail_urls
+from anymail.exceptions import AnymailConfigurationError, AnymailError
+from anymail.utils import get_anymail_setting, get_request_basic_auth
+from django.db import transaction
+from django.http import HttpRequest, HttpResponse
+from django.utils.crypto import constant_time_compare
+from django.views.decorators.csrf import csrf_exempt
+
+from newsletter.engagement.events import MalformedWebhook
+
+log = logging.getLogger(__name__)
+
+
+# What anymail's parsers raise on a body that is not the ESP's format; the last
+# two for a timestamp no clock can hold (datetime.fromtimestamp).
+UNREADABLE = (ValueError, KeyError, TypeError, AttributeError, IndexError, OverflowError, OSError)
+
+
+class _ReadablePayload:
+    """Mixed into anymail's views: a payload anymail cannot read is the sender's fault."""
+
+    def run_validators(self, request):
+        try:
+            return super().run_validators(request)
+        except UNREADABLE as exc:
+            raise MalformedWebhook(f"unreadable payload ({type(exc).__name__})") from exc
+
+    def parse_events(self, request):
+        try:
+            return super().parse_events(request)
+        except (*UNREADABLE, AnymailConfigurationError) as exc:
+            raise MalformedWebhook(f"unreadable payload ({type(exc).__name__}: {exc})") from exc
+
+
+def _authorized(request: HttpRequest) -> bool:
+    secrets = get_anymail_setting("webhook_secret", default=[])
+    if isinstance(secrets, str):
+        secrets = [secrets] if secrets else []
+    given = get_request_basic_auth(request) or ""
+    return any(constant_time_compare(given, secret) for secret in secrets)
+
+
+def _unauthorized() -> HttpResponse:
+    response = HttpResponse("Webhook credentials missing or wrong.\n", status=401)
+    response["WWW-Authenticate"] = 'Basic realm="Letterpress webhooks"'
+    return response
+
+
+def guarded_webhook(view):
+    """An anymail webhook view that answers 401 without WEBHOOK_SECRET basic auth,
+    400 for a payload it cannot read, and applies a request's events all or not at all."""
+    view_class = view.view_class
+    checked = type(view_class.__name__, (_ReadablePayload, view_class), {})
+    inner = checked.as_view(**view.view_initkwargs)
+
+    @csrf_exempt
+    @functools.wraps(inner)
+    def guarded(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        if request.method == "POST" and not _authorized(request):
+            return _unauthorized()
+        try:
+            with transaction.atomic():
+                return inner(request, *args, **kwargs)
+        except (MalformedWebhook, AnymailError) as exc:
+            log.warning("webhook %s refused: %s", request.path, exc)
+            return HttpResponse(f"Bad webhook payload: {exc}\n", status=400)
+        except AnymailConfigurationError as exc:
+            log.warning("webhook %s not configured: %s", request.path, exc)
+            return HttpResponse("This webhook is not configured here.\n", status=404)
+
+    return guarded
+
+
+def webhook_urlpatterns() -> tuple[list, str]:
+    """anymail's URL patterns (same paths and names), each view guarded."""
+    patterns = []
+    for pattern in anymail_urls.urlpatterns:
+        guarded = copy.copy(pattern)
+        guarded.callback = guarded_webhook(pattern.callback)
+        patterns.append(guarded)
+    return patterns, anymail_urls.app_name

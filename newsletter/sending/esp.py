@@ -1,0 +1,143 @@
+"""What the hand-over needs to know of ESPs: which fill per-recipient values
+themselves (one API call per batch), and what a failed hand-over means.
+
+Retry only when the ESP certainly did not take the message: it answered 5xx
+or 429, or we never reached it. A request that left but got no answer is
+ambiguous: never resent without an editor asking.
+"""
+
+import random
+import smtplib
+from dataclasses import dataclass, field
+from email.utils import parsedate_to_datetime
+from enum import StrEnum
+from typing import NamedTuple
+
+import requests
+import urllib3
+from anymail.exceptions import AnymailError, AnymailRecipientsRefused
+from django.utils import timezone
+
+# Exponential backoff after retryable ESP errors: 1 s, 2 s, 4 s ... at most 5 minutes.
+BACKOFF_BASE = 1.0
+BACKOFF_MAX = 300.0
+RETRY_AFTER_MAX = 3600.0
+
+
+class TryLater(Exception):
+    """The ESP could not take the batch now; its rows are planned again."""
+
+    def __init__(self, reason: str, *, countdown: float):
+        super().__init__(reason)
+        self.countdown = countdown
+
+
+# -- ESPs that fill per-recipient values themselves -------------------------------
+
+
+@dataclass(frozen=True)
+class BatchAPI:
+    syntax: str  # our [[name]] becomes syntax.format(name)
+    max_recipients: int
+    esp_extra: dict = field(default_factory=dict)
+
+
+# Keyed by anymail's esp_name. Every other backend gets one message per reader.
+BATCH_APIS = {
+    "Mailgun": BatchAPI("%recipient.{}%", 1000),
+    # Mailjet's Send API v3.1 substitutes variables only with its template language on.
+    "Mailjet": BatchAPI("{{{{var:{}}}}}", 50, {"Globals": {"TemplateLanguage": True}}),
+    "SparkPost": BatchAPI("{{{{{}}}}}", 1000),
+}
+
+
+def batch_api(backend) -> BatchAPI | None:
+    return BATCH_APIS.get(getattr(backend, "esp_name", ""))
+
+
+# -- What an error means ------------------------------------------------------------
+
+
+class Outcome(StrEnum):
+    RETRY = "retry"  # certainly not taken: try again after a backoff
+    FAILED = "failed"  # refused for good
+    AMBIGUOUS = "ambiguous"  # may have been taken: an editor decides
+
+
+class Verdict(NamedTuple):
+    outcome: Outcome
+    reason: str | None
+    retry_after: float | None  # the ESP's Retry-After, seconds
+
+
+def classify(exc: Exception) -> Verdict:
+    """What a failed hand-over means, with the reason to record."""
+    response = getattr(exc, "response", None)
+    status = response.status_code if response is not None else getattr(exc, "status_code", None)
+    reason = f"{status}: {esp_message(exc)}" if status is not None else None
+    if isinstance(exc, AnymailRecipientsRefused):  # the ESP refused every address
+        return Verdict(Outcome.FAILED, reason or str(exc).splitlines()[0], None)
+    if status is not None:
+        if status == 429 or status >= 500:
+            return Verdict(Outcome.RETRY, reason, retry_after(exc))
+        return Verdict(Outcome.FAILED, reason, None)
+    if isinstance(exc, requests.RequestException) and never_sent(exc):
+        return Verdict(Outcome.RETRY, f"The ESP could not be reached: {exc.__cause__ or exc}", None)
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        return Verdict(Outcome.FAILED, f"Refused: {exc.recipients}", None)
+    if isinstance(exc, smtplib.SMTPResponseException):
+        outcome = Outcome.RETRY if 400 <= exc.smtp_code < 500 else Outcome.FAILED
+        return Verdict(outcome, f"{exc.smtp_code}: {exc.smtp_error!r}", None)
+    if isinstance(exc, ConnectionRefusedError):
+        return Verdict(Outcome.RETRY, f"The ESP could not be reached: {exc}", None)
+    if isinstance(exc, AnymailError) and not isinstance(exc, requests.RequestException):
+        # Refused before or by the ESP's rules.
+        return Verdict(Outcome.FAILED, str(exc).splitlines()[0], None)
+    reason = f"Outcome unknown: {type(exc).__name__}: {exc.__cause__ or exc}"
+    return Verdict(Outcome.AMBIGUOUS, reason, None)
+
+
+def never_sent(exc: Exception) -> bool:
+    """Connection refused, name not resolved or connect timeout: nothing left this machine."""
+    cause = exc.__cause__ or exc
+    if isinstance(cause, requests.ConnectTimeout):
+        return True
+    if isinstance(cause, requests.ConnectionError) and cause.args:
+        reason = getattr(cause.args[0], "reason", cause.args[0])
+        return isinstance(reason, urllib3.exceptions.NewConnectionError)
+    return False
+
+
+def esp_message(exc: Exception) -> str:
+    """The ESP's own words from an error response."""
+    response = getattr(exc, "response", None)
+    if response is None:
+        return str(exc)
+    try:
+        data = response.json()
+    except ValueError:
+        return response.text[:500] or response.reason
+    if isinstance(data, dict):
+        return str(data.get("message") or data.get("Message") or data)[:500]
+    return str(data)[:500]
+
+
+def retry_after(exc: Exception) -> float | None:
+    response = getattr(exc, "response", None)
+    value = response.headers.get("Retry-After") if response is not None else None
+    if not value:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            seconds = (parsedate_to_datetime(value) - timezone.now()).total_seconds()
+        except (TypeError, ValueError):
+            return None
+    return min(max(seconds, 0.0), RETRY_AFTER_MAX)
+
+
+def backoff(attempt: int, retry_after: float | None = None) -> float:
+    """Exponential with jitter, and never sooner than the ESP's Retry-After."""
+    wait = min(BACKOFF_MAX, BACKOFF_BASE * 2**attempt) * random.uniform(1.0, 1.5)
+    return max(wait, retry_after or 0.0)

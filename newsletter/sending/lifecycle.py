@@ -1,0 +1,207 @@
+"""An issue's status, moved only along Issue.ACTIONS, each move one conditional
+UPDATE, so racing beats, clicks and workers start a send only once; and the
+editor's "resend these".
+
+Work for the workers is enqueued by task name (config.queue), after commit.
+"""
+
+import logging
+from datetime import datetime
+from functools import partial
+
+from django.db import transaction
+from django.db.models import Exists, Max, OuterRef
+from django.utils import timezone
+
+from config.queue import enqueue
+from mail.rendering import RenderError
+from newsletter.models import Delivery, Issue
+from newsletter.rendering import render_issue
+from newsletter.scheduling import draft_next_issue
+
+log = logging.getLogger(__name__)
+
+Status = Issue.Status
+State = Delivery.State
+
+# The tasks of newsletter.tasks that the services enqueue.
+PLAN_TASK = "newsletter.plan_deliveries"
+BATCH_TASK = "newsletter.send_batch"
+
+UNSETTLED = (State.PLANNED, State.SENDING)
+CANCELLED_NOTE = "The issue was cancelled before this reader's turn."
+
+
+class SendingError(Exception):
+    """An editor's request that cannot be done now; the message says why."""
+
+
+def _move(issue: Issue, action: str, **fields) -> bool:
+    """Take `action` (Issue.ACTIONS); False if the issue was not in a status it
+    may be taken from (e.g. someone else moved it first)."""
+    source, target = Issue.ACTIONS[action]
+    moved = Issue.objects.filter(pk=issue.pk, status__in=source).update(status=target, **fields)
+    if moved:
+        issue.status = target
+        for name, value in fields.items():
+            setattr(issue, name, value)
+    else:
+        issue.refresh_from_db(fields=["status"])
+    return moved == 1
+
+
+def _refuse(issue: Issue, doing: str) -> SendingError:
+    return SendingError(f"Issue #{issue.number} is {issue.status}: it cannot be {doing}.")
+
+
+def _check_renders(issue: Issue) -> None:
+    try:
+        render_issue(issue)
+    except RenderError as exc:
+        raise SendingError(f"Issue #{issue.number} cannot be sent yet. {exc}") from exc
+
+
+def issue_schedule(*, issue: Issue, send_at: datetime, now: datetime | None = None) -> None:
+    """Send the issue at `send_at` (the beat starts it within a minute of that time)."""
+    now = now or timezone.now()
+    if send_at <= now:
+        raise SendingError("Pick a time in the future, or use “Send now”.")
+    _check_renders(issue)
+    if not _move(issue, "schedule", send_at=send_at):
+        raise _refuse(issue, "scheduled")
+
+
+def issue_unschedule(*, issue: Issue) -> None:
+    if not _move(issue, "unschedule"):
+        raise _refuse(issue, "unscheduled")
+
+
+def issue_start(*, issue: Issue, action: str = "start") -> bool:
+    """Start sending ("start": the beat; "send_now": an editor); False when the
+    issue was not in a status to start from (e.g. already started)."""
+    _check_renders(issue)
+    now = timezone.now()
+    fields = {"started_at": now}
+    if issue.send_at is None:  # sent unscheduled: its date (shown in the email) is today
+        fields["send_at"] = now
+    if not _move(issue, action, **fields):
+        return False
+    log.info("Issue %s: sending started", issue.pk)
+    transaction.on_commit(partial(enqueue_planner, issue.pk))
+    return True
+
+
+def issue_send_now(*, issue: Issue) -> None:
+    if not issue_start(issue=issue, action="send_now"):
+        raise _refuse(issue, "sent now")
+
+
+def issue_pause(*, issue: Issue) -> None:
+    """Stop handing batches over; batches already at the ESP finish."""
+    if not _move(issue, "pause"):
+        raise _refuse(issue, "paused")
+
+
+def issue_resume(*, issue: Issue) -> None:
+    if not _move(issue, "resume"):
+        raise _refuse(issue, "resumed")
+    transaction.on_commit(partial(_continue, issue.pk))
+
+
+def issue_cancel(*, issue: Issue) -> int:
+    """Stop for good; readers not yet handed over are skipped. The number skipped."""
+    if not _move(issue, "cancel"):
+        raise _refuse(issue, "cancelled")
+    return skip_planned(Delivery.objects.filter(issue=issue))
+
+
+def skip_planned(deliveries) -> int:
+    return deliveries.filter(state=State.PLANNED).update(
+        state=State.SKIPPED, error=CANCELLED_NOTE, updated=timezone.now()
+    )
+
+
+def resend(*, issue: Issue, states: tuple[str, ...] = (State.AMBIGUOUS, State.FAILED)) -> int:
+    """An editor's "resend these": plan ambiguous and failed rows again. The number planned.
+
+    Readers who left in the meantime are still skipped at hand-over.
+    """
+    if not issue.can("resend"):
+        raise _refuse(issue, "resent")
+    ids = list(
+        Delivery.objects.filter(issue=issue, state__in=states)
+        .order_by("subscriber_id")
+        .values_list("pk", flat=True)
+    )
+    size = issue.newsletter.batch_size
+    batch = last_batch(issue.pk)
+    now = timezone.now()
+    for start in range(0, len(ids), size):
+        batch += 1
+        Delivery.objects.filter(pk__in=ids[start : start + size], state__in=states).update(
+            state=State.PLANNED, batch=batch, claim="", error="", next_attempt_at=now, updated=now
+        )
+        transaction.on_commit(partial(enqueue_batch, issue.pk, batch))
+    return len(ids)
+
+
+def start_due_issues(*, now: datetime | None = None) -> list[Issue]:
+    """Beat, every minute: start scheduled issues whose time has come."""
+    now = now or timezone.now()
+    started = []
+    due = Issue.objects.filter(status=Status.SCHEDULED, send_at__lte=now).select_related(
+        "newsletter"
+    )
+    for issue in due:
+        try:
+            if issue_start(issue=issue):
+                started.append(issue)
+        except SendingError as exc:
+            log.error("Issue %s is due but was not started: %s", issue.pk, exc)
+    return started
+
+
+def finish_if_done(*, issue_id: int) -> bool:
+    """Mark the issue sent once it is fully planned and no row is planned or sending."""
+    source, target = Issue.ACTIONS["finish"]
+    unsettled = Delivery.objects.filter(issue_id=OuterRef("pk"), state__in=UNSETTLED)
+    now = timezone.now()
+    done = (
+        Issue.objects.filter(pk=issue_id, status__in=source, planned_at__isnull=False)
+        .filter(~Exists(unsettled))
+        .update(status=target, sent_at=now)
+    )
+    if done:
+        log.info("Issue %s: sent", issue_id)
+        draft_next_issue(issue=Issue.objects.select_related("newsletter").get(pk=issue_id))
+    return bool(done)
+
+
+# -- Work for the workers -----------------------------------------------------------
+
+
+def last_batch(issue_id: int) -> int:
+    return Delivery.objects.filter(issue_id=issue_id).aggregate(b=Max("batch"))["b"] or 0
+
+
+def planned_batches(deliveries) -> list[int]:
+    planned = deliveries.filter(state=State.PLANNED)
+    return sorted(set(planned.values_list("batch", flat=True)))
+
+
+def enqueue_planner(issue_id: int) -> None:
+    enqueue(PLAN_TASK, issue_id)
+
+
+def enqueue_batch(issue_id: int, batch: int) -> None:
+    enqueue(BATCH_TASK, issue_id, batch)
+
+
+def _continue(issue_id: int) -> None:
+    """After a resume: finish planning, and hand over every planned batch."""
+    issue = Issue.objects.get(pk=issue_id)
+    if issue.planned_at is None:
+        enqueue_planner(issue_id)
+    for batch in planned_batches(Delivery.objects.filter(issue_id=issue_id)):
+        enqueue_batch(issue_id, batch)
+    finish_if_done(issue_id=issue_id)
