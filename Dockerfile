@@ -5,6 +5,7 @@ WORKDIR /app
 
 COPY pyproject.toml ./
 COPY config ./config
+COPY mail ./mail
 COPY newsletter ./newsletter
 COPY subscribers ./subscribers
 COPY templates ./templates
