@@ -65,7 +65,7 @@ def configure(args) -> None:
     os.environ["CELERY_TASK_ALWAYS_EAGER"] = "False"
     os.environ["CELERY_TASK_TIME_LIMIT"] = str(TASK_TIME_LIMIT)
     os.environ["LOG_LEVEL"] = "WARNING"
-    os.environ["TEST_ESP_TIMEOUT"] = str(args.esp_timeout)  # read by tests.conftest.Worker
+    os.environ["TEST_ESP_TIMEOUT"] = str(args.esp_timeout)  # read by tests.helpers.Worker
     os.environ.pop("ESP", None)  # this process only presses "send now" and sweeps
     ensure_database(args.database_url)
     import django
@@ -463,7 +463,7 @@ def prepare(args, name: str) -> tuple[random.Random, Drill, Population]:
     configure(args)
     from django.conf import settings
 
-    from tests.conftest import Worker
+    from tests.helpers import Worker
 
     started = time.monotonic()
     issue, population = load_readers(args)

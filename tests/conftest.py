@@ -1,19 +1,15 @@
+"""The suite's fixtures and pytest hooks; what they and the tests share
+besides fixtures is in tests/helpers.py, their data in tests/builders.py."""
+
 import os
-import signal
-import subprocess
-import sys
-import time
-import uuid
 from functools import partial
 from pathlib import Path
 
 import pytest
 from django.conf import settings
-from django.db import connection
 
 from tests.fake_esp import MAILGUN_KEY, POSTMARK_TOKEN, FakeESP
-
-ROOT = Path(__file__).resolve().parent.parent
+from tests.helpers import AXE, CHROMIUM, Worker, post_committed
 
 
 def pytest_report_header(config):
@@ -42,8 +38,6 @@ def fake_esp(fake_esp_server):
 @pytest.fixture
 def post(client, django_capture_on_commit_callbacks):
     """client.post that then runs what the view left for after commit (its emails)."""
-    from tests.subscriber_data import post_committed
-
     return partial(post_committed, client, django_capture_on_commit_callbacks)
 
 
@@ -70,82 +64,6 @@ def postmark(settings, fake_esp):
     return fake_esp
 
 
-def _database_url() -> str:
-    db = connection.settings_dict
-    if db["ENGINE"].endswith("sqlite3"):
-        return f"sqlite:///{db['NAME']}"
-    user = db.get("USER") or ""
-    password = f":{db['PASSWORD']}" if db.get("PASSWORD") else ""
-    auth = f"{user}{password}@" if user else ""
-    return f"postgres://{auth}{db.get('HOST') or '127.0.0.1'}:{db.get('PORT') or 5432}/{db['NAME']}"
-
-
-class Worker:
-    """A real `celery -A config worker` process on this test run's queue and database."""
-
-    def __init__(self, esp: FakeESP, esp_name: str = "mailgun", concurrency: int = 2):
-        self.env = {
-            **os.environ,
-            "DATABASE_URL": _database_url(),
-            "VAR_DIR": str(settings.VAR_DIR),
-            "CELERY_QUEUE": settings.CELERY_TASK_DEFAULT_QUEUE,
-            "SITE_URL": settings.SITE_URL,
-            "ESP": esp_name,
-            "ANYMAIL_MAILGUN_API_KEY": MAILGUN_KEY,
-            "ANYMAIL_POSTMARK_SERVER_TOKEN": POSTMARK_TOKEN,
-            "ESP_API_URL": esp.mailgun_url if esp_name == "mailgun" else esp.postmark_url,
-            "ESP_TIMEOUT": os.getenv("TEST_ESP_TIMEOUT", "3"),
-            "LOG_LEVEL": "WARNING",
-            # Share this run's cache and rate-limit keys (the default prefix has the pid in it).
-            "CACHE_PREFIX": settings.CACHES["default"].get("KEY_PREFIX", ""),
-            "CELERY_TASK_ALWAYS_EAGER": "False",
-        }
-        self.concurrency = concurrency
-        self.process: subprocess.Popen | None = None
-        self.log = Path(settings.VAR_DIR) / f"worker-{uuid.uuid4().hex[:8]}.log"
-
-    def start(self) -> "Worker":
-        self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "config",
-                "worker",
-                "--loglevel=WARNING",
-                f"--concurrency={self.concurrency}",
-                "--without-gossip",
-                "--without-mingle",
-                "--without-heartbeat",
-                "-Q",
-                self.env["CELERY_QUEUE"],
-            ],
-            cwd=ROOT,
-            env=self.env,
-            stdout=self.log.open("ab"),
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        return self
-
-    def kill(self) -> None:
-        """SIGKILL the whole process group, as the OOM killer or a lost machine would."""
-        if self.process and self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait()
-
-    def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            # The main process alone: it shuts its pool down (a TERM to the whole
-            # group kills the pool under it, and its shutdown then hangs).
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.kill()
-
-
 @pytest.fixture
 def celery_worker(transactional_db, fake_esp):
     """Start a real worker; tests using it see committed data only (transactional_db).
@@ -168,22 +86,7 @@ def celery_worker(transactional_db, fake_esp):
     app.conf.task_always_eager = True
 
 
-def wait_for(predicate, timeout: float = 60, interval: float = 0.1):
-    """Poll until predicate() is truthy; the value, or AssertionError on timeout."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout}s waiting for {predicate}")
-
-
 # -- real browser (Debian's Chromium, driven by Playwright) --------------------
-
-CHROMIUM = os.getenv("CHROMIUM", "/usr/bin/chromium")
-ARTIFACTS = ROOT / "artifacts"
-AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
 
 
 @pytest.fixture(scope="session")
@@ -208,23 +111,3 @@ def browser_type_launch_args(browser_type_launch_args):
             "--no-first-run",
         ],
     }
-
-
-def screenshot(page, name: str) -> Path:
-    """Save a full-page PNG under artifacts/screenshots/ (git-ignored)."""
-    folder = ARTIFACTS / "screenshots"
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{name}.png"
-    page.screenshot(path=str(path), full_page=True)
-    return path
-
-
-def axe_violations(page, impacts=("serious", "critical")) -> list[dict]:
-    """Run axe-core in the page; the serious and critical violations."""
-    page.add_script_tag(path=str(AXE))
-    result = page.evaluate("async () => await axe.run(document)")
-    return [
-        {"id": v["id"], "impact": v["impact"], "nodes": [n["target"] for n in v["nodes"]][:5]}
-        for v in result["violations"]
-        if v["impact"] in impacts
-    ]

@@ -6,7 +6,7 @@ from django.urls import reverse
 from newsletter.management.commands.seed_demo import ISSUE_1
 from newsletter.models import Issue, Link, Section
 from newsletter.rendering import render_issue
-from tests.authoring_data import make_editor, make_issue, make_newsletter
+from tests.builders import make_authored_issue, make_editor, make_field_notes_newsletter
 
 pytestmark = pytest.mark.django_db
 
@@ -100,7 +100,7 @@ def editor(client):
 
 
 def test_an_editor_builds_the_seed_shaped_issue_on_one_page(client, editor):
-    newsletter = make_newsletter()
+    newsletter = make_field_notes_newsletter()
     sections = [
         {
             "title": title,
@@ -135,7 +135,7 @@ def test_an_editor_builds_the_seed_shaped_issue_on_one_page(client, editor):
 
 
 def test_an_editor_reorders_edits_adds_and_deletes_on_one_page(client, editor):
-    issue = make_issue(make_newsletter(), sections=2, links=3)
+    issue = make_authored_issue(make_field_notes_newsletter(), sections=2, links=3)
     fields, sections = existing(issue)
     one, two = sections
     # Drag section 2 above section 1, and link 1.3 to the top of its section.
@@ -186,7 +186,7 @@ def test_an_editor_reorders_edits_adds_and_deletes_on_one_page(client, editor):
 def test_bad_input_gets_a_field_error_and_saves_nothing(
     client, editor, where, field, value, message
 ):
-    issue = make_issue(make_newsletter(), sections=1, links=2)
+    issue = make_authored_issue(make_field_notes_newsletter(), sections=1, links=2)
     before = outline(issue)
     fields, sections = existing(issue)
     # Other edits on the same page must not be saved either.
@@ -207,8 +207,8 @@ def test_bad_input_gets_a_field_error_and_saves_nothing(
 
 
 def test_a_duplicate_issue_number_is_refused(client, editor):
-    newsletter = make_newsletter()
-    make_issue(newsletter, number=1)
+    newsletter = make_field_notes_newsletter()
+    make_authored_issue(newsletter, number=1)
     issue = {"newsletter": newsletter.pk, "number": "1", "slug": "", "subject": "Again"}
     response = client.post(ADD_URL, form_data(issue, []))
     assert response.status_code == 200
@@ -217,8 +217,8 @@ def test_a_duplicate_issue_number_is_refused(client, editor):
 
 
 def test_the_add_page_suggests_the_next_number_and_the_slug_follows(client, editor):
-    newsletter = make_newsletter()
-    make_issue(newsletter, number=6)
+    newsletter = make_field_notes_newsletter()
+    make_authored_issue(newsletter, number=6)
     page = client.get(ADD_URL).content.decode()
     assert 'name="number" value="7"' in page
 
@@ -228,7 +228,7 @@ def test_the_add_page_suggests_the_next_number_and_the_slug_follows(client, edit
 
 
 def test_status_and_send_dates_are_not_set_from_the_form(client, editor):
-    issue = make_issue(make_newsletter(), sections=1, links=1)
+    issue = make_authored_issue(make_field_notes_newsletter(), sections=1, links=1)
     fields, sections = existing(issue)
     fields.update(status="sent", send_at="2030-01-01 09:00", sent_at="2030-01-01 09:00")
     assert client.post(change_url(issue), form_data(fields, sections)).status_code == 302
@@ -240,9 +240,11 @@ def test_status_and_send_dates_are_not_set_from_the_form(client, editor):
 
 
 def test_the_issue_list_shows_and_finds_issues(client, editor):
-    newsletter = make_newsletter()
-    make_issue(newsletter, number=1, subject="Parent selectors", status=Issue.Status.SENT)
-    issue = make_issue(newsletter, number=2, subject="Forms that forgive", sections=1, links=1)
+    newsletter = make_field_notes_newsletter()
+    make_authored_issue(newsletter, number=1, subject="Parent selectors", status=Issue.Status.SENT)
+    issue = make_authored_issue(
+        newsletter, number=2, subject="Forms that forgive", sections=1, links=1
+    )
     Section.objects.filter(issue=issue).update(title="Validation")
     url = reverse("admin:newsletter_issue_changelist")
 
@@ -256,7 +258,7 @@ def test_the_issue_list_shows_and_finds_issues(client, editor):
 
 
 def test_staff_without_issue_permissions_cannot_edit(client):
-    issue = make_issue(make_newsletter(), sections=1, links=1)
+    issue = make_authored_issue(make_field_notes_newsletter(), sections=1, links=1)
     client.force_login(make_editor("viewer", perms=()))
     fields, sections = existing(issue)
     fields["subject"] = "Hijacked"
@@ -266,7 +268,7 @@ def test_staff_without_issue_permissions_cannot_edit(client):
 
 
 def test_the_newsletter_list_reads_the_cadence_aloud(client):
-    make_newsletter(time_zone="Europe/London")
+    make_field_notes_newsletter(time_zone="Europe/London")
     client.force_login(make_editor("chief", perms=("view_newsletter",)))
     page = client.get(reverse("admin:newsletter_newsletter_changelist")).content.decode()
     assert "First Tuesday of the month, 09:00 Europe/London" in page

@@ -10,7 +10,8 @@ from freezegun import freeze_time
 
 from newsletter import sending
 from newsletter.models import Delivery, Issue
-from tests.sending_data import make_issue, make_newsletter, make_readers, states
+from tests.builders import make_issue, make_newsletter, make_readers
+from tests.helpers import states
 from tests.test_send_permissions import change_page, make_editor, url
 
 pytestmark = pytest.mark.django_db

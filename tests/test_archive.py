@@ -2,7 +2,7 @@ import pytest
 from django.urls import reverse
 
 from newsletter.models import Issue
-from tests.authoring_data import make_issue, make_newsletter
+from tests.builders import make_authored_issue, make_field_notes_newsletter
 
 pytestmark = pytest.mark.django_db
 
@@ -11,9 +11,11 @@ S = Issue.Status
 
 @pytest.fixture
 def newsletter():
-    newsletter = make_newsletter(description="Web things, **monthly**.")
+    newsletter = make_field_notes_newsletter(description="Web things, **monthly**.")
     for number, status in enumerate([S.SENT, S.SENT, S.SCHEDULED, S.DRAFT, S.CANCELLED], 1):
-        make_issue(newsletter, number, subject=f"Subject {number} ({status})", status=status)
+        make_authored_issue(
+            newsletter, number, subject=f"Subject {number} ({status})", status=status
+        )
     return newsletter
 
 
@@ -27,7 +29,9 @@ def test_the_archive_lists_sent_issues_newest_first(client, newsletter):
 
 
 def test_a_newsletter_archive_lists_only_its_sent_issues(client, newsletter):
-    make_issue(make_newsletter("other", name="Other"), 9, subject="Elsewhere", status=S.SENT)
+    make_authored_issue(
+        make_field_notes_newsletter("other", name="Other"), 9, subject="Elsewhere", status=S.SENT
+    )
     page = client.get(reverse("archive_newsletter", args=["field-notes"])).content.decode()
     assert page.index("#2: Subject 2 (sent)") < page.index("#1: Subject 1 (sent)")
     assert "Elsewhere" not in page
@@ -39,7 +43,7 @@ def test_a_newsletter_archive_lists_only_its_sent_issues(client, newsletter):
 
 def test_an_issue_page_shows_the_issue(client, newsletter):
     issue = newsletter.issues.get(number=2)
-    make_issue(newsletter, 6, subject="Full", status=S.SENT, sections=2, links=2)
+    make_authored_issue(newsletter, 6, subject="Full", status=S.SENT, sections=2, links=2)
     issue = newsletter.issues.get(number=6)
     page = client.get(issue.get_absolute_url()).content.decode()
     assert "<h1>Full</h1>" in page
@@ -59,7 +63,7 @@ def test_unsent_issue_pages_are_not_found(client, newsletter, status):
 @pytest.mark.parametrize("status", [S.SENDING, S.PAUSED])
 def test_an_issue_page_opens_once_its_send_has_begun(client, newsletter, status):
     # Readers get the "view in your browser" link while the send is under way.
-    issue = make_issue(newsletter, 7, subject="Going out now", status=status)
+    issue = make_authored_issue(newsletter, 7, subject="Going out now", status=status)
     assert client.get(issue.get_absolute_url()).status_code == 200
     archive = client.get(reverse("archive_newsletter", args=["field-notes"])).content.decode()
     assert "Going out now" not in archive

@@ -8,7 +8,9 @@ from mail.tokens import recipient_key
 from newsletter.emails import send_test_issue
 from newsletter.models import Delivery, Issue, Newsletter
 from subscribers.models import Subscription
-from tests.browser_data import (
+from tests.builders import make_subscription
+from tests.helpers import (
+    axe_violations,
     click_in_email,
     demo_site,
     email_to,
@@ -17,8 +19,6 @@ from tests.browser_data import (
     sign_up,
     stub_the_internet,
 )
-from tests.conftest import axe_violations
-from tests.subscriber_data import make_subscription
 
 pytestmark = [
     pytest.mark.browser,

@@ -9,8 +9,8 @@ import pytest
 from django.utils import timezone
 
 from newsletter.models import Issue, Section
-from tests.authoring_data import EDITOR_PERMS, make_editor
-from tests.browser_data import DESKTOP, add_engagement, demo_site, log_in, shoot
+from tests.builders import EDITOR_PERMS, add_engagement, make_editor
+from tests.helpers import DESKTOP, demo_site, log_in, shoot
 
 pytestmark = [
     pytest.mark.browser,
@@ -18,7 +18,7 @@ pytestmark = [
     pytest.mark.filterwarnings("ignore::pytest.PytestRemovedIn10Warning"),
 ]
 
-PASSWORD = "correct horse battery"  # tests.authoring_data.make_editor's
+PASSWORD = "correct horse battery"  # tests.builders.make_editor's
 
 SECTIONS = {
     "🔬 Research": [

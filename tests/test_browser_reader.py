@@ -6,16 +6,16 @@ import pytest
 
 from newsletter.models import Click, Issue, Link
 from subscribers.models import Subscription
-from tests.browser_data import (
+from tests.helpers import (
     click_in_email,
     demo_site,
     email_to,
+    html_of,
+    send_issue,
     shoot,
     sign_up,
     stub_the_internet,
 )
-from tests.engagement_data import send_issue
-from tests.subscriber_data import html_of
 
 pytestmark = [
     pytest.mark.browser,

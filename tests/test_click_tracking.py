@@ -8,22 +8,22 @@ from mail.links import tracked_href
 from mail.tokens import link_token, recipient_key
 from newsletter.models import Click
 from newsletter.rendering import render_issue
-from tests.engagement_data import (
+from tests.builders import (
     make_delivery,
     make_draft,
-    make_issue,
     make_link,
     make_newsletter,
     make_reader,
-    send_issue,
+    make_sent_issue,
 )
+from tests.helpers import send_issue
 
 URL = "https://example.org/papers/attention?utm_source=x&q=a%20b#section-2"
 
 
 @pytest.fixture
 def issue(db):
-    return make_issue(make_newsletter())
+    return make_sent_issue(make_newsletter())
 
 
 @pytest.fixture
@@ -102,7 +102,7 @@ def test_an_altered_recipient_key_answers_404(client, link, delivery):
 
 
 def test_a_key_from_another_issue_answers_404(client, link, delivery):
-    other = make_issue(link.section.issue.newsletter, number=2)
+    other = make_sent_issue(link.section.issue.newsletter, number=2)
     theirs = make_delivery(other, make_reader(other.newsletter, "bob@example.com"))
     assert client.get(click_path(link, theirs)).status_code == 404
     assert Click.objects.count() == 0

@@ -6,7 +6,7 @@ from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
 
 from subscribers.models import Subscriber
-from tests.subscriber_data import make_newsletter, make_subscription
+from tests.builders import make_newsletter, make_subscription
 
 pytestmark = pytest.mark.django_db
 

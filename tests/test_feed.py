@@ -3,7 +3,7 @@ import pytest
 from django.urls import reverse
 
 from newsletter.models import Issue
-from tests.authoring_data import make_issue, make_newsletter
+from tests.builders import make_authored_issue, make_field_notes_newsletter
 
 pytestmark = pytest.mark.django_db
 
@@ -12,9 +12,9 @@ S = Issue.Status
 
 @pytest.fixture
 def newsletter():
-    newsletter = make_newsletter(description="Web things, monthly.")
+    newsletter = make_field_notes_newsletter(description="Web things, monthly.")
     for number, status in enumerate([S.SENT, S.SENT, S.SENDING, S.SCHEDULED, S.DRAFT], 1):
-        make_issue(
+        make_authored_issue(
             newsletter, number, subject=f"Subject {number}", status=status, sections=1, links=2
         )
     return newsletter
@@ -55,7 +55,7 @@ def test_an_unknown_or_private_newsletter_has_no_feed(client, newsletter):
 
 
 def test_a_newsletter_with_nothing_sent_has_an_empty_feed(client):
-    make_issue(make_newsletter("quiet"), 1, status=S.DRAFT)
+    make_authored_issue(make_field_notes_newsletter("quiet"), 1, status=S.DRAFT)
     response, feed = fetch(client, "quiet")
     assert response.status_code == 200
     assert feed.version == "atom10"

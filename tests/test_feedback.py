@@ -7,19 +7,13 @@ import pytest
 from mail.tokens import recipient_key
 from newsletter.engagement.feedback import answer_links
 from newsletter.models import Feedback
-from tests.engagement_data import (
-    make_delivery,
-    make_draft,
-    make_issue,
-    make_newsletter,
-    make_reader,
-    send_issue,
-)
+from tests.builders import make_delivery, make_draft, make_newsletter, make_reader, make_sent_issue
+from tests.helpers import send_issue
 
 
 @pytest.fixture
 def delivery(db):
-    issue = make_issue(make_newsletter(feedback_ask="Was this issue worth your time?"))
+    issue = make_sent_issue(make_newsletter(feedback_ask="Was this issue worth your time?"))
     return make_delivery(issue, make_reader(issue.newsletter, "alice@example.com"))
 
 

@@ -21,10 +21,9 @@ from subscribers import addresses
 from subscribers.forms import clean_name
 from subscribers.models import Subscriber, Subscription, Suppression
 from tests import esp_events
-from tests.engagement_data import make_delivery, make_issue, make_link, make_reader
+from tests.builders import make_delivery, make_link, make_newsletter, make_reader, make_sent_issue
 from tests.esp_events import AUTH, post_mailgun, post_postmark
-from tests.sending_data import make_newsletter
-from tests.subscriber_data import path_of
+from tests.helpers import path_of
 
 pytestmark = pytest.mark.django_db
 webhook_settings = esp_events.webhook_settings
@@ -128,7 +127,7 @@ def world(db, settings):
     newsletter = make_newsletter()
     alice = make_reader(newsletter, "alice@example.com")
     bob = make_reader(newsletter, "bob@example.com", status="pending", confirmed_at=None)
-    issue = make_issue(newsletter)
+    issue = make_sent_issue(newsletter)
     link = make_link(issue, "https://example.org/paper")
     delivery = make_delivery(issue, alice, message_id=f"<{MAILGUN_ID}>")
     return {

@@ -7,7 +7,7 @@ from django.core.management import CommandError, call_command
 
 from subscribers.models import Subscriber, Subscription, Suppression
 from subscribers.subscriptions import suppress
-from tests.subscriber_data import make_newsletter, make_subscription
+from tests.builders import make_newsletter, make_subscription
 
 pytestmark = pytest.mark.django_db
 

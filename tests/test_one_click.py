@@ -7,7 +7,8 @@ from django.urls import reverse
 
 from mail import links, tokens
 from subscribers.emails import send_welcome
-from tests.subscriber_data import make_newsletter, make_subscription, path_of, status_of
+from tests.builders import make_newsletter, make_subscription
+from tests.helpers import path_of, status_of
 
 pytestmark = pytest.mark.django_db
 BODY = "List-Unsubscribe=One-Click"

@@ -7,7 +7,8 @@ from mail import links, tokens
 from newsletter.models import Delivery, Issue
 from subscribers.addresses import address_hash
 from subscribers.models import Subscriber, Subscription, Suppression
-from tests.subscriber_data import make_newsletter, make_subscription, path_of
+from tests.builders import make_newsletter, make_subscription
+from tests.helpers import path_of
 
 pytestmark = pytest.mark.django_db
 

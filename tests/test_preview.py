@@ -9,14 +9,21 @@ from mail.messages import recipient_values
 from newsletter.emails import issue_message
 from newsletter.models import Link
 from newsletter.rendering import render_issue
-from tests.authoring_data import make_editor, make_issue, make_newsletter, make_reader
+from tests.builders import (
+    make_authored_issue,
+    make_editor,
+    make_field_notes_newsletter,
+    make_reader,
+)
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
 def issue():
-    return make_issue(make_newsletter(), sections=2, links=3, preheader="Inbox teaser")
+    return make_authored_issue(
+        make_field_notes_newsletter(), sections=2, links=3, preheader="Inbox teaser"
+    )
 
 
 @pytest.fixture
@@ -62,7 +69,7 @@ def test_it_shows_the_email_at_two_widths_the_text_and_the_size(client, editor, 
 
 
 def test_it_warns_when_gmail_would_clip_the_email(client, editor):
-    issue = make_issue(make_newsletter(), sections=6, links=40)
+    issue = make_authored_issue(make_field_notes_newsletter(), sections=6, links=40)
     page = client.get(preview_url(issue)).content.decode()
     assert "Too big for Gmail" in page
     assert 'class="size-clipped"' in page

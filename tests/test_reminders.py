@@ -9,7 +9,7 @@ from freezegun import freeze_time
 
 from newsletter.models import Issue, Link, Section
 from newsletter.scheduling import send_reminders
-from tests.sending_data import make_newsletter
+from tests.builders import make_newsletter
 
 pytestmark = pytest.mark.django_db
 

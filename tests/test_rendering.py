@@ -7,7 +7,7 @@ from mail.rendering import RenderError
 from newsletter.emails import values_for_address
 from newsletter.models import Issue, Link, Section
 from newsletter.rendering import GMAIL_CLIP_BYTES, render_issue
-from tests.authoring_data import make_issue, make_newsletter
+from tests.builders import make_authored_issue, make_field_notes_newsletter
 
 pytestmark = pytest.mark.django_db
 
@@ -15,7 +15,7 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def big_issue():
     """60 links, each with a paragraph of commentary: a long month."""
-    return make_issue(make_newsletter(), sections=4, links=15)
+    return make_authored_issue(make_field_notes_newsletter(), sections=4, links=15)
 
 
 def test_it_renders_sixty_links_under_gmail_clipping_size(big_issue):
@@ -58,7 +58,9 @@ def test_it_carries_per_reader_placeholders_and_an_absolute_web_link(big_issue, 
 
 
 def test_it_shows_subject_preheader_and_sections_in_order():
-    issue = make_issue(make_newsletter(), subject="Big month", preheader="Read me first")
+    issue = make_authored_issue(
+        make_field_notes_newsletter(), subject="Big month", preheader="Read me first"
+    )
     for position, title in [(2, "Learn"), (0, "What I made"), (1, "Research")]:
         Section.objects.create(issue=issue, position=position, title=title)
     rendered = render_issue(issue)
@@ -70,15 +72,15 @@ def test_it_shows_subject_preheader_and_sections_in_order():
 
 
 def test_it_names_siblings_in_the_footer(settings):
-    newsletter = make_newsletter()
-    newsletter.siblings.add(make_newsletter("ml", name="ML Monthly"))
-    rendered = render_issue(make_issue(newsletter, sections=1, links=1))
+    newsletter = make_field_notes_newsletter()
+    newsletter.siblings.add(make_field_notes_newsletter("ml", name="ML Monthly"))
+    rendered = render_issue(make_authored_issue(newsletter, sections=1, links=1))
     assert "ML Monthly" in rendered.html
     assert f"ML Monthly: {settings.SITE_URL}/subscribe/ml/" in rendered.text
 
 
 def test_it_reuses_the_render_until_a_link_changes(django_assert_max_num_queries):
-    issue = make_issue(make_newsletter(), sections=2, links=3)
+    issue = make_authored_issue(make_field_notes_newsletter(), sections=2, links=3)
     first = render_issue(issue)
     # Changed behind the app's back (no save signal): the cached render is reused.
     Link.objects.filter(title="Link 1.1").update(title="Sneaky edit")
@@ -95,7 +97,7 @@ def test_it_reuses_the_render_until_a_link_changes(django_assert_max_num_queries
 
 
 def test_it_renders_again_when_a_link_or_section_is_deleted_or_added():
-    issue = make_issue(make_newsletter(), sections=2, links=2)
+    issue = make_authored_issue(make_field_notes_newsletter(), sections=2, links=2)
     assert "Link 2.2" in render_issue(issue).text
     Link.objects.get(title="Link 2.2").delete()
     assert "Link 2.2" not in render_issue(issue).text
@@ -106,7 +108,7 @@ def test_it_renders_again_when_a_link_or_section_is_deleted_or_added():
 
 
 def test_it_renders_again_when_the_newsletter_changes():
-    issue = make_issue(make_newsletter(), sections=1, links=1)
+    issue = make_authored_issue(make_field_notes_newsletter(), sections=1, links=1)
     render_issue(issue)
     issue.newsletter.postal_address = "PO Box 7, Leeds"
     issue.newsletter.save()
@@ -114,7 +116,7 @@ def test_it_renders_again_when_the_newsletter_changes():
 
 
 def test_a_render_error_names_the_section_link_and_field():
-    issue = make_issue(make_newsletter(), sections=2, links=3)
+    issue = make_authored_issue(make_field_notes_newsletter(), sections=2, links=3)
     Section.objects.filter(title="Section 2").update(title="Research")
     # Saved without the form's validation, as a script or an old row could.
     Link.objects.filter(title="Link 2.3").update(url="javascript:alert(1)")
@@ -125,13 +127,13 @@ def test_a_render_error_names_the_section_link_and_field():
 
 
 def test_a_missing_postal_address_is_a_render_error():
-    issue = make_issue(make_newsletter(postal_address=""), sections=1, links=1)
+    issue = make_authored_issue(make_field_notes_newsletter(postal_address=""), sections=1, links=1)
     with pytest.raises(RenderError, match="postal address"):
         render_issue(issue)
 
 
 def test_it_renders_again_when_the_send_date_is_set_without_a_save():
-    issue = make_issue(make_newsletter(), sections=1, links=1)
+    issue = make_authored_issue(make_field_notes_newsletter(), sections=1, links=1)
     assert "ISSUE #1<" in render_issue(issue).html.replace("</div>", "<")
     Issue.objects.filter(pk=issue.pk).update(send_at="2031-03-04T09:00:00Z")
     assert "ISSUE #1 · MARCH 2031" in render_issue(issue).html
@@ -139,6 +141,8 @@ def test_it_renders_again_when_the_send_date_is_set_without_a_save():
 
 @pytest.mark.django_db
 def test_it_makes_no_request_to_a_font_service_when_the_email_is_opened():
-    html = render_issue(make_issue(make_newsletter(), sections=2, links=3)).html
+    html = render_issue(
+        make_authored_issue(make_field_notes_newsletter(), sections=2, links=3)
+    ).html
     assert "fonts.googleapis.com" not in html
     assert "<link" not in html

@@ -9,7 +9,7 @@ from django.urls import reverse
 from mail.rendering import RenderError
 from newsletter.models import Issue, Link, Section
 from newsletter.rendering import render_issue
-from tests.authoring_data import make_issue, make_newsletter
+from tests.builders import make_authored_issue, make_field_notes_newsletter
 
 pytestmark = pytest.mark.django_db
 
@@ -29,7 +29,9 @@ FORBIDDEN = ("<script", "onerror", "onload", "javascript:", "<iframe", "data:tex
 
 @pytest.fixture
 def issue():
-    issue = make_issue(make_newsletter(), status=Issue.Status.SENT, sections=1, links=1)
+    issue = make_authored_issue(
+        make_field_notes_newsletter(), status=Issue.Status.SENT, sections=1, links=1
+    )
     return Issue.objects.select_related("newsletter").get(pk=issue.pk)
 
 

@@ -9,7 +9,8 @@ from freezegun import freeze_time
 from newsletter import sending
 from newsletter.models import Issue, Newsletter
 from newsletter.scheduling import cadence_day, next_send_at
-from tests.sending_data import emails_of, make_issue, make_newsletter, make_readers
+from tests.builders import make_issue, make_newsletter, make_readers
+from tests.helpers import emails_of
 
 
 def cadence(week: int, weekday: int, at: str, zone: str) -> Newsletter:

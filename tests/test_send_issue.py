@@ -17,17 +17,9 @@ from newsletter.models import Delivery, Issue
 from newsletter.rendering import render_issue
 from subscribers import subscriptions
 from subscribers.models import Subscription
-from tests.conftest import wait_for
+from tests.builders import make_issue, make_newsletter, make_readers
 from tests.fake_esp import MAILGUN_KEY
-from tests.sending_data import (
-    assert_own_links,
-    emails_of,
-    make_issue,
-    make_newsletter,
-    make_readers,
-    states,
-    unsubscribed_by,
-)
+from tests.helpers import assert_own_links, emails_of, states, unsubscribed_by, wait_for
 
 pytestmark = pytest.mark.django_db
 

@@ -8,7 +8,7 @@ from django.core.management import CommandError, call_command
 from django.utils import timezone
 
 from newsletter.models import Issue
-from tests.sending_data import make_issue, make_newsletter, make_readers
+from tests.builders import make_issue, make_newsletter, make_readers
 
 pytestmark = pytest.mark.django_db
 

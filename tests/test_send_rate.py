@@ -8,7 +8,7 @@ import pytest
 from newsletter import sending
 from newsletter.models import Issue
 from newsletter.sending import send_rate
-from tests.sending_data import make_issue, make_newsletter, make_readers
+from tests.builders import make_issue, make_newsletter, make_readers
 
 
 def test_each_reservation_waits_for_the_ones_before_it():

@@ -13,16 +13,8 @@ from mail import links
 from newsletter import sending
 from newsletter.models import Delivery, Issue
 from subscribers.models import Subscription
-from tests.conftest import wait_for
-from tests.sending_data import (
-    assert_own_links,
-    by_recipient,
-    emails_of,
-    make_issue,
-    make_newsletter,
-    make_readers,
-    states,
-)
+from tests.builders import make_issue, make_newsletter, make_readers
+from tests.helpers import assert_own_links, by_recipient, emails_of, states, wait_for
 
 pytestmark = pytest.mark.worker
 

@@ -6,13 +6,8 @@ import pytest
 
 from subscribers.models import Subscriber, Subscription, Suppression
 from subscribers.subscriptions import suppress
-from tests.subscriber_data import (
-    link_in,
-    make_newsletter,
-    make_subscription,
-    post_committed,
-    sent_to,
-)
+from tests.builders import make_newsletter, make_subscription
+from tests.helpers import link_in, post_committed, sent_to
 
 pytestmark = pytest.mark.django_db
 CSRF = re.compile(rb'<input type="hidden" name="csrfmiddlewaretoken" value="[^"]*">')

@@ -11,8 +11,9 @@ from newsletter.engagement.stats import growth_points
 from subscribers.models import Subscription
 from subscribers.subscriptions import unsubscribe
 from tests import esp_events
-from tests.engagement_data import make_draft, make_link, make_newsletter, make_reader, send_issue
+from tests.builders import make_draft, make_link, make_newsletter, make_reader
 from tests.esp_events import AUTH, post_mailgun
+from tests.helpers import send_issue
 
 pytestmark = pytest.mark.usefixtures("webhook_settings")
 webhook_settings = esp_events.webhook_settings

@@ -5,8 +5,8 @@ taken from the emails themselves."""
 import pytest
 
 from subscribers.models import Subscription
-from tests.conftest import wait_for
-from tests.subscriber_data import html_of, link_in, make_newsletter, path_of
+from tests.builders import make_newsletter
+from tests.helpers import html_of, link_in, path_of, wait_for
 
 pytestmark = pytest.mark.django_db
 

@@ -5,8 +5,9 @@ import pytest
 
 from subscribers.models import Subscription
 from tests import esp_events
-from tests.engagement_data import make_draft, make_newsletter, make_reader, send_issue
+from tests.builders import make_draft, make_newsletter, make_reader
 from tests.esp_events import AUTH, post_mailgun, post_postmark
+from tests.helpers import send_issue
 
 pytestmark = pytest.mark.usefixtures("webhook_settings")
 webhook_settings = esp_events.webhook_settings

@@ -6,13 +6,8 @@ from freezegun import freeze_time
 
 from mail import links, tokens
 from subscribers.models import Subscription
-from tests.subscriber_data import (
-    link_in,
-    make_newsletter,
-    make_subscription,
-    path_of,
-    status_of,
-)
+from tests.builders import make_newsletter, make_subscription
+from tests.helpers import link_in, path_of, status_of
 
 pytestmark = pytest.mark.django_db
 

@@ -10,7 +10,7 @@ from newsletter.models import Delivery, WebhookEvent
 from subscribers.models import Subscription
 from subscribers.subscriptions import Consent, subscribe
 from tests import esp_events
-from tests.engagement_data import make_delivery, make_issue, make_newsletter, make_reader
+from tests.builders import make_delivery, make_newsletter, make_reader, make_sent_issue
 from tests.esp_events import AUTH, post_mailgun, post_postmark
 
 MAILGUN_ID = "20260101120000.1.ABCDEF@mg.example.com"
@@ -27,12 +27,12 @@ def alice(db):
 
 @pytest.fixture
 def mailgun_delivery(alice):
-    return make_delivery(make_issue(alice.newsletter), alice, message_id=f"<{MAILGUN_ID}>")
+    return make_delivery(make_sent_issue(alice.newsletter), alice, message_id=f"<{MAILGUN_ID}>")
 
 
 @pytest.fixture
 def postmark_delivery(alice):
-    return make_delivery(make_issue(alice.newsletter), alice, message_id=POSTMARK_ID)
+    return make_delivery(make_sent_issue(alice.newsletter), alice, message_id=POSTMARK_ID)
 
 
 def mailgun_event(event: str, recipient: str = "alice@example.com", **data) -> dict:

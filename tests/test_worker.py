@@ -3,7 +3,7 @@ import uuid
 from django.conf import settings
 
 from config.celery import ping
-from tests.conftest import wait_for
+from tests.helpers import wait_for
 
 
 def test_it_runs_a_task_enqueued_here_in_a_separate_worker_process(celery_worker):
