@@ -1,9 +1,12 @@
 import uuid
 
+import pytest
 from django.conf import settings
 
 from config.celery import ping
 from tests.helpers import wait_for
+
+pytestmark = pytest.mark.worker
 
 
 def test_it_runs_a_task_enqueued_here_in_a_separate_worker_process(celery_worker):
