@@ -5,6 +5,9 @@ BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
+# Links in emails point where `make run` serves, unless SITE_URL is set.
+SITE_URL ?= http://$(if $(filter 0.0.0.0 ::,$(HOST)),127.0.0.1,$(HOST)):$(PORT)
+AXE := node_modules/axe-core/axe.min.js
 
 .PHONY: run test lint format clean
 
@@ -14,24 +17,27 @@ $(INSTALLED): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
 	@touch $(INSTALLED)
 
-# Web, worker and beat together on the embedded default; one Ctrl-C stops all three.
+# Web, worker and beat together on the embedded default (Procfile, run by honcho);
+# one Ctrl-C stops all three.
 run: $(INSTALLED)
+	@$(BIN)/python manage.py check_port $(HOST) $(PORT)
 	$(BIN)/python manage.py migrate --noinput
 	@if $(BIN)/python manage.py help seed_demo >/dev/null 2>&1; then $(BIN)/python manage.py seed_demo; fi
 	$(BIN)/python manage.py ensure_admin
 	@echo
-	@echo "  Letterpress  http://$(HOST):$(PORT)/"
-	@echo "  Admin        http://$(HOST):$(PORT)/admin/"
-	@echo "  Archive      http://$(HOST):$(PORT)/archive/"
-	@echo "  Outbox       http://$(HOST):$(PORT)/outbox/   (emails land here until ESP is set)"
+	@echo "  Letterpress  $(SITE_URL)/"
+	@echo "  Admin        $(SITE_URL)/admin/"
+	@echo "  Archive      $(SITE_URL)/archive/"
+	@echo "  Outbox       $(SITE_URL)/outbox/   (emails land here until ESP is set)"
 	@echo
-	@trap 'kill 0' INT TERM; \
-	$(BIN)/celery -A config worker --loglevel=INFO --concurrency=2 & \
-	$(BIN)/celery -A config beat --loglevel=INFO & \
-	$(BIN)/python manage.py runserver $(HOST):$(PORT) --noreload & \
-	wait
+	RUN_ADDRESS=$(HOST):$(PORT) SITE_URL=$(SITE_URL) exec $(BIN)/honcho start -f Procfile
 
-test: $(INSTALLED)
+# axe-core for the browser tests' accessibility checks, on first use.
+$(AXE):
+	@if command -v npm >/dev/null; then npm install --no-audit --no-fund --silent; \
+	else echo "npm not found: the browser tests will be skipped (apt-get install npm)"; fi
+
+test: $(INSTALLED) | $(AXE)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: $(INSTALLED)

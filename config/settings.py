@@ -69,6 +69,9 @@ MIDDLEWARE = [
     "axes.middleware.AxesMiddleware",
 ]
 
+# django-axes' lockout records stay out of the editors' admin.
+AXES_ENABLE_ADMIN = False
+
 if TESTING:
     # A fast hasher for the test users: the production one is slow on purpose,
     # and it took two thirds of the admin tests' time.
@@ -152,7 +155,9 @@ if REDIS_URL:
         "visibility_timeout": envint("CELERY_VISIBILITY_TIMEOUT", 3600),
     }
 else:
-    CELERY_BROKER_URL = "filesystem://"
+    # A host name, which the filesystem transport ignores: without one, kombu
+    # warns "No hostname was supplied" at every connection.
+    CELERY_BROKER_URL = "filesystem://localhost/"
     CELERY_BROKER_DIR.mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(CELERY_BROKER_DIR),

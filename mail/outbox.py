@@ -56,6 +56,9 @@ def outbox(request: HttpRequest) -> HttpResponse:
     return render(request, "outbox.html", {"emails": emails})
 
 
+ENVELOPE = ("From", "To", "Reply-To", "Date")
+
+
 def outbox_message(request: HttpRequest, name: str) -> HttpResponse:
     if not settings.DEBUG:
         raise Http404
@@ -70,6 +73,9 @@ def outbox_message(request: HttpRequest, name: str) -> HttpResponse:
         "outbox_message.html",
         {
             "name": path.name,
+            "subject": message["Subject"] or "(no subject)",
+            # What a mail client shows first; every header is below, folded.
+            "envelope": [(key, message[key]) for key in ENVELOPE if message[key]],
             "headers": list(message.items()),
             "html": html.get_content() if html else "",
             "text": text.get_content() if text else "",

@@ -11,6 +11,7 @@ import nested_admin
 from anymail.exceptions import AnymailError
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.auth.models import Group
 from django.core.exceptions import PermissionDenied
 from django.db import models
 from django.http import Http404
@@ -21,13 +22,19 @@ from django.utils.html import format_html
 
 from mail.messages import personalize
 from mail.rendering import RenderError
-from newsletter.admin_sending import SendingAdminMixin
+from newsletter.admin_sending import SendingAdminMixin, local_time
 from newsletter.admin_stats import StatsAdminMixin
 from newsletter.emails import send_test_issue, values_for_address
 from newsletter.models import Issue, Link, Newsletter, Section, issue_slug
 from newsletter.rendering import GMAIL_CLIP_BYTES, render_issue
 
 SHORT_TEXT = forms.Textarea(attrs={"rows": 3, "cols": 90})
+
+admin.site.site_header = "Letterpress"
+admin.site.site_title = "Letterpress"
+# Editors get their permissions one by one (Users); groups were one more
+# screen to wade past. (django-axes' lockout records: AXES_ENABLE_ADMIN.)
+admin.site.unregister(Group)
 
 
 @admin.register(Newsletter)
@@ -130,16 +137,16 @@ def preview_document(html: str) -> str:
 @admin.register(Issue)
 class IssueAdmin(StatsAdminMixin, SendingAdminMixin, nested_admin.NestedModelAdmin):
     form = IssueForm
-    list_display = ("newsletter", "number", "subject", "status", "send_at")
+    list_display = ("newsletter", "number", "subject", "status", "send_date")
     list_display_links = ("number", "subject")
     list_filter = ("newsletter", "status")
     search_fields = ("subject", "intro", "sections__title", "sections__links__title")
     list_select_related = ("newsletter",)
     date_hierarchy = "send_at"
-    readonly_fields = ("status", "send_at", "sent_at", "preview_link")
+    readonly_fields = ("status", "send_date", "sent_date", "preview_link")
     fieldsets = (
         (None, {"fields": ("newsletter", ("number", "slug"), "subject", "preheader")}),
-        ("Status", {"fields": (("status", "send_at", "sent_at"), "preview_link")}),
+        ("Status", {"fields": (("status", "send_date", "sent_date"), "preview_link")}),
         (None, {"fields": ("intro", "sign_off")}),
     )
     formfield_overrides = {
@@ -161,6 +168,14 @@ class IssueAdmin(StatsAdminMixin, SendingAdminMixin, nested_admin.NestedModelAdm
             initial.setdefault("newsletter", newsletter.pk)
             initial.setdefault("number", newsletter.next_issue_number())
         return initial
+
+    @admin.display(description="Send at", ordering="send_at")
+    def send_date(self, obj: Issue) -> str:
+        return local_time(obj, obj.send_at) or "—"
+
+    @admin.display(description="Sent at", ordering="sent_at")
+    def sent_date(self, obj: Issue) -> str:
+        return local_time(obj, obj.sent_at) or "—"
 
     @admin.display(description="Preview")
     def preview_link(self, obj: Issue) -> str:

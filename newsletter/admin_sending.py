@@ -20,6 +20,7 @@ from django.template.loader import select_template
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
+from django.utils.formats import date_format
 
 from newsletter import scheduling, sending
 from newsletter.models import Delivery, Issue
@@ -29,6 +30,18 @@ SEND_PERMISSION = "newsletter.send_issue"
 # "start" and "finish", are the beat's and the workers').
 EDITOR_ACTIONS = ("schedule", "unschedule", "send_now", "pause", "resume", "cancel", "resend")
 PROBLEMS_SHOWN = 100
+
+
+# How the issue page writes a time: "Tuesday 1 December 2026, 09:00".
+DATETIME = "l j F Y, H:i"
+
+
+def local_time(issue: Issue, when: datetime | None) -> str:
+    """A time as the issue page shows every time: in the newsletter's zone, named."""
+    if when is None:
+        return ""
+    zone = issue.newsletter.time_zone
+    return f"{date_format(when.astimezone(zoneinfo.ZoneInfo(zone)), DATETIME)} ({zone})"
 
 
 class ScheduleForm(forms.Form):
@@ -95,7 +108,6 @@ class SendingAdminMixin:
         problems = Delivery.objects.filter(
             issue=issue, state__in=(Delivery.State.AMBIGUOUS, Delivery.State.FAILED)
         ).select_related("subscriber")
-        zone = zoneinfo.ZoneInfo(issue.newsletter.time_zone)
         status = issue.status
         can_send = self.has_send_permission(request, issue)
         S = Issue.Status
@@ -105,9 +117,8 @@ class SendingAdminMixin:
             "progress": progress,
             "show_progress": status in (S.SENDING, S.PAUSED, S.SENT, S.CANCELLED),
             "live": status == S.SENDING,
-            "send_at": issue.send_at.astimezone(zone) if issue.send_at else None,
-            "sent_at": issue.sent_at.astimezone(zone) if issue.sent_at else None,
-            "time_zone": issue.newsletter.time_zone,
+            "send_at": local_time(issue, issue.send_at),
+            "sent_at": local_time(issue, issue.sent_at),
             "problems": problems.order_by("state", "subscriber_id")[:PROBLEMS_SHOWN],
             "problem_count": problems.count(),
             # A button where the issue's status allows its action (Issue.ACTIONS).
@@ -155,8 +166,7 @@ class SendingAdminMixin:
                     return None
                 when: datetime = form.cleaned_data["send_at"]
                 sending.issue_schedule(issue=issue, send_at=when)
-                local = f"{when:%A} {when.day} {when:%B %Y, %H:%M}"
-                return f"Issue {number} is scheduled for {local} ({issue.newsletter.time_zone})."
+                return f"Issue {number} is scheduled for {local_time(issue, when)}."
         if action == "unschedule":
             sending.issue_unschedule(issue=issue)
             return f"Issue {number} is no longer scheduled; it is a draft again."

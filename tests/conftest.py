@@ -94,8 +94,16 @@ def celery_worker(transactional_db, fake_esp):
 
 @pytest.fixture(scope="session")
 def browser_type_launch_args(browser_type_launch_args):
-    if not Path(CHROMIUM).exists() or not AXE.exists():
-        message = f"needs {CHROMIUM} and axe-core (apt-get install chromium; npm install)"
+    missing = [
+        what
+        for what, there in (
+            (f"{CHROMIUM} (apt-get install chromium)", Path(CHROMIUM).exists()),
+            ("axe-core (make test runs npm install; apt-get install npm)", AXE.exists()),
+        )
+        if not there
+    ]
+    if missing:
+        message = "browser tests need " + " and ".join(missing)
         if os.getenv("REQUIRE_BROWSER"):
             pytest.fail(message)
         pytest.skip(message)

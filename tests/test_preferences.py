@@ -169,3 +169,11 @@ def test_it_refuses_a_tampered_token(client, post, path, reader):
     assert client.get(bad).status_code == 400
     assert post(bad, {"action": "unsubscribe_all"}).status_code == 400
     assert statuses(reader) == {"ml-monthly": "confirmed"}
+
+
+def test_it_labels_every_status_the_same_way(client, reader, path, rust):
+    make_subscription(rust, "reader@example.com", "unsubscribed")
+    page = client.get(path).content.decode()
+    assert '<span class="status confirmed">subscribed</span>' in page
+    assert '<span class="status">unsubscribed</span>' in page
+    assert "Unsubscribed" not in page

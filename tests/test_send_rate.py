@@ -1,6 +1,7 @@
 """The send rate: messages per second per newsletter, shared by every worker
 (a Redis script when REDIS_URL is set, in-process otherwise)."""
 
+import time
 import uuid
 
 import pytest
@@ -38,9 +39,12 @@ def test_a_send_keeps_to_the_newsletters_rate(mailgun):
     Issue.objects.filter(pk=issue.pk).update(status=Issue.Status.SENDING)
     sending.plan_deliveries(issue_id=issue.pk)
 
+    started = time.monotonic()
     for batch in range(1, 7):
         sending.send_batch(issue_id=issue.pk, batch=batch)
 
     assert mailgun.calls == 6
-    # 300 messages at 100/s: the last batch may leave 2.5 s after the first, not sooner.
-    assert mailgun.last_accept_at - mailgun.first_call_at >= 2.4
+    # 300 messages at 100/s: the last batch may leave 2.5 s after the first
+    # reservation, not sooner. (Counted from the first call's arrival instead,
+    # the time spent building that first request made it 2.3 s on a busy machine.)
+    assert mailgun.last_accept_at - started >= 2.5

@@ -59,6 +59,20 @@ def recipient_count(newsletter) -> int:
     return Subscription.objects.filter(newsletter=newsletter, status=CONFIRMED).count()
 
 
+def _rate(issue: Issue, now: datetime) -> float:
+    """Emails per second over the last RATE_WINDOW of the send: up to now while
+    it goes on, up to its end once it is sent, so that the figure the live
+    panel showed last is the one a reload shows, however much later."""
+    end = issue.sent_at if issue.status == Status.SENT and issue.sent_at else now
+    window = RATE_WINDOW
+    if issue.started_at:  # a send that took 5 s has a 5 s window
+        window = max(min(window, end - issue.started_at), timedelta(seconds=1))
+    recent = Delivery.objects.filter(
+        issue=issue, state=State.SENT, sent_at__gte=end - window, sent_at__lte=end
+    )
+    return recent.count() / window.total_seconds()
+
+
 def issue_progress(*, issue: Issue, now: datetime | None = None) -> Progress:
     now = now or timezone.now()
     issue.refresh_from_db(fields=["status", "planned_at", "started_at", "sent_at"])
@@ -76,11 +90,7 @@ def issue_progress(*, issue: Issue, now: datetime | None = None) -> Progress:
         )
     elif not counts[State.PLANNED] and issue.status in (Status.DRAFT, Status.SCHEDULED):
         total = recipient_count(issue.newsletter)
-    window = RATE_WINDOW
-    if issue.started_at:  # a send that began 5 s ago has a 5 s window
-        window = max(min(window, now - issue.started_at), timedelta(seconds=1))
-    recent = Delivery.objects.filter(issue=issue, state=State.SENT, sent_at__gte=now - window)
-    rate = recent.count() / window.total_seconds()
+    rate = _rate(issue, now)
     progress = Progress(status=issue.status, counts=counts, total=total, rate=rate, eta=None)
     if issue.status == Status.SENDING and rate > 0:
         progress.eta = progress.remaining / rate
