@@ -26,6 +26,7 @@ from newsletter import scheduling, sending
 from newsletter.models import Delivery, Issue
 
 SEND_PERMISSION = "newsletter.send_issue"
+VIEW_READERS = "subscribers.view_subscriber"
 # The Issue.ACTIONS an editor takes with the panel's buttons (the others,
 # "start" and "finish", are the beat's and the workers').
 EDITOR_ACTIONS = ("schedule", "unschedule", "send_now", "pause", "resume", "cancel", "resend")
@@ -121,6 +122,8 @@ class SendingAdminMixin:
             "sent_at": local_time(issue, issue.sent_at),
             "problems": problems.order_by("state", "subscriber_id")[:PROBLEMS_SHOWN],
             "problem_count": problems.count(),
+            # Addresses only for those who may see the readers; the rest see them masked.
+            "may_see_readers": request.user.has_perm(VIEW_READERS),
             # A button where the issue's status allows its action (Issue.ACTIONS).
             **{f"can_{action}": can_send and issue.can(action) for action in EDITOR_ACTIONS},
             "urls": {

@@ -1,4 +1,5 @@
 import zoneinfo
+from email.headerregistry import Address
 
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
@@ -88,7 +89,9 @@ class Newsletter(models.Model):
 
     @property
     def from_email(self) -> str:
-        return f"{self.sender_name} <{self.sender_email}>"
+        """The From header: the name quoted where it needs it ("Ada, Editor" has a
+        comma, which would otherwise make two addresses of one)."""
+        return str(Address(display_name=self.sender_name, addr_spec=self.sender_email))
 
     def next_issue_number(self) -> int:
         last = self.issues.aggregate(models.Max("number"))["number__max"]

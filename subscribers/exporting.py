@@ -35,15 +35,33 @@ def csv_lines(newsletter: Newsletter, *, status: str | None = None) -> Iterator[
     )
     for email, name, state, created, confirmed_at, unsubscribed_at in rows.iterator(CHUNK):
         yield writer.writerow(
-            [email, _safe(name), state, _when(created), _when(confirmed_at), _when(unsubscribed_at)]
+            [
+                guard_formula(email),
+                guard_formula(name),
+                state,
+                _when(created),
+                _when(confirmed_at),
+                _when(unsubscribed_at),
+            ]
         )
 
 
-def _safe(value: str) -> str:
-    """Names come from a public form: one starting with = + - @ would run as a
-    formula in a spreadsheet, so it gets a leading apostrophe (the importer
-    takes it off again)."""
-    return f"'{value}" if value[:1] in ("=", "+", "-", "@") else value
+# What makes a spreadsheet read a cell as a formula (OWASP's list).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def guard_formula(value: str) -> str:
+    """Addresses and names come from a public form, and `=1+1@example.org` is a
+    valid address: a cell that would run as a formula in a spreadsheet gets a
+    leading apostrophe (the importer takes it off again)."""
+    return f"'{value}" if value.startswith(FORMULA_STARTS) else value
+
+
+def unguard_formula(value: str) -> str:
+    """Undo guard_formula, so that an export imports back exactly."""
+    if value[:1] == "'" and value[1:].startswith(FORMULA_STARTS):
+        return value[1:]
+    return value
 
 
 def _when(moment) -> str:

@@ -20,6 +20,7 @@ from django.db import transaction
 
 from newsletter.models import Newsletter
 from subscribers import addresses, subscriptions
+from subscribers.exporting import unguard_formula
 from subscribers.forms import clean_name
 from subscribers.models import Subscriber, Subscription, Suppression
 
@@ -146,7 +147,7 @@ def _parse(
 
 def _email(raw: str) -> str:
     try:
-        return addresses.normalise(raw)
+        return addresses.normalise(unguard_formula(raw))
     except addresses.InvalidAddress as exc:
         shown = raw.strip()[:80]
         message = f"“{shown}” is not a valid email address: {exc}" if shown else str(exc)
@@ -155,16 +156,9 @@ def _email(raw: str) -> str:
 
 def _name(raw: str) -> str:
     try:
-        return clean_name(_unescape(raw))
+        return clean_name(unguard_formula(raw))
     except ValidationError as exc:
         raise ValueError(exc.messages[0]) from exc
-
-
-def _unescape(value: str) -> str:
-    """Undo the export's guard against spreadsheet formulas ('=…), so a round trip is exact."""
-    if value[:1] == "'" and value[1:2] in ("=", "+", "-", "@"):
-        return value[1:]
-    return value
 
 
 def _status(raw: str, default: str) -> str:

@@ -4,6 +4,7 @@ cancel and resend, with live progress (an editor with the send permission)."""
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from django.contrib.auth.models import Permission, User
 from django.urls import reverse
 from django.utils import timezone
 from freezegun import freeze_time
@@ -154,9 +155,25 @@ def test_cancel_asks_first_then_skips_readers_not_yet_reached(sender, issue):
     assert states(issue) == {"sent": 10, "skipped": 32}
 
 
+def problems(issue: Issue) -> tuple[Delivery, Delivery]:
+    """One ambiguous and one failed delivery of an issue otherwise sent."""
+    set_status(issue, "sending")
+    sending.plan_deliveries(issue_id=issue.pk)
+    Delivery.objects.filter(issue=issue).update(state=State.SENT)
+    first, second = Delivery.objects.filter(issue=issue).order_by("pk")[:2]
+    Delivery.objects.filter(pk=first.pk).update(state=State.AMBIGUOUS, error="Outcome unknown")
+    Delivery.objects.filter(pk=second.pk).update(state=State.FAILED, error="400: bad address")
+    sending.finish_if_done(issue_id=issue.pk)
+    return first, second
+
+
 def test_the_page_lists_ambiguous_and_failed_deliveries_and_resends_them(
     sender, issue, mailgun, django_capture_on_commit_callbacks
 ):
+    user = sender.session["_auth_user_id"]
+    User.objects.get(pk=user).user_permissions.add(
+        Permission.objects.get(content_type__app_label="subscribers", codename="view_subscriber")
+    )
     set_status(issue, "sending")
     sending.plan_deliveries(issue_id=issue.pk)
     Delivery.objects.filter(issue=issue).update(state=State.SENT)
@@ -175,6 +192,20 @@ def test_the_page_lists_ambiguous_and_failed_deliveries_and_resends_them(
         sender.post(url(issue, "resend"))
     assert states(issue) == {"sent": 42}
     assert mailgun.recipients() == {first.subscriber.email, second.subscriber.email}
+
+
+def test_who_may_not_view_readers_sees_their_addresses_masked(client, issue):
+    first, second = problems(issue)
+    viewer = User.objects.create_user("viewer", "viewer@example.com", "pw", is_staff=True)
+    viewer.user_permissions.set(
+        Permission.objects.filter(codename__in=["view_issue", "view_newsletter"])
+    )
+    client.force_login(viewer)
+    page = change_page(client, issue)
+    assert "2 deliveries need a decision" in page and "Outcome unknown" in page
+    for delivery in (first, second):
+        assert delivery.subscriber.email not in page
+        assert delivery.subscriber.masked_email in page
 
 
 def test_progress_is_served_as_json_for_the_live_panel(sender, issue):

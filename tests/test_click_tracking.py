@@ -41,11 +41,28 @@ def click_path(link, delivery=None) -> str:
     return path + f"{recipient_key(delivery.pk)}/" if delivery else path
 
 
-def test_it_redirects_to_the_exact_stored_url_and_counts_one_click(client, link):
-    response = client.get(click_path(link))
+def test_it_redirects_to_the_exact_stored_url_and_counts_one_click(client, link, delivery):
+    response = client.get(click_path(link, delivery))
     assert response.status_code == 302
     assert response["Location"] == URL
     assert Click.objects.filter(link=link).count() == 1
+
+
+def test_anonymous_gets_without_a_reader_key_redirect_but_count_nothing(client, link):
+    for _ in range(20):
+        response = client.get(click_path(link))
+        assert response.status_code == 302
+        assert response["Location"] == URL
+    assert Click.objects.count() == 0
+
+
+def test_a_drafts_links_redirect_but_count_nothing(client, db):
+    draft = make_draft(make_newsletter(slug="drafting"), 1)
+    link = make_link(draft, URL)
+    reader = make_delivery(draft, make_reader(draft.newsletter, "early@example.com"))
+    assert client.get(click_path(link, reader))["Location"] == URL
+    assert client.get(click_path(link))["Location"] == URL
+    assert Click.objects.count() == 0
 
 
 def test_it_records_which_reader_clicked(client, link, delivery):
@@ -58,12 +75,13 @@ def test_it_records_which_reader_clicked(client, link, delivery):
     assert delivery.clicked_at == click.created
 
 
-def test_every_click_counts_but_the_first_click_time_stays(client, link, delivery):
+def test_a_readers_clicks_on_a_link_count_once_and_the_first_time_stays(client, link, delivery):
     client.get(click_path(link, delivery))
     delivery.refresh_from_db()
     first = delivery.clicked_at
-    client.get(click_path(link, delivery))
-    assert Click.objects.count() == 2
+    for _ in range(5):
+        assert client.get(click_path(link, delivery))["Location"] == URL
+    assert Click.objects.count() == 1
     delivery.refresh_from_db()
     assert delivery.clicked_at == first
 

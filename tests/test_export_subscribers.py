@@ -5,6 +5,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
 
+from subscribers.importing import import_csv
 from subscribers.models import Subscriber
 from tests.builders import make_newsletter, make_subscription
 
@@ -105,3 +106,18 @@ def test_it_shows_counts_per_newsletter_and_searches_by_address_and_name(client,
     filtered = client.get("/admin/subscribers/subscriber/", {"subscriptions__status": "pending"})
     assert "bob@example.com" in filtered.text
     assert "eve@example.com" not in filtered.text
+
+
+def test_every_cell_a_spreadsheet_would_run_is_neutralised_and_imports_back(newsletter):
+    make_subscription(newsletter, "=1+1@example.org", "confirmed")
+    Subscriber.objects.filter(email="=1+1@example.org").update(name="@SUM(A1)")
+    row = next(r for r in export("--newsletter", "ml-monthly") if "1+1" in r["email"])
+    assert (row["email"], row["name"]) == ("'=1+1@example.org", "'@SUM(A1)")
+
+    out = io.StringIO()
+    call_command("export_subscribers", "--newsletter", "ml-monthly", stdout=out)
+    other = make_newsletter("elsewhere", name="Elsewhere")
+    report = import_csv(io.StringIO(out.getvalue()), other)
+    assert not report.errors
+    moved = Subscriber.objects.get(subscriptions__newsletter=other, email="=1+1@example.org")
+    assert moved.name == "@SUM(A1)"

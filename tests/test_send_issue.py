@@ -683,3 +683,15 @@ def test_a_batch_message_speaks_the_esps_merge_syntax(newsletter, issue, esp, me
             "List-Unsubscribe": f"<{own['one_click_url']}>"
         }
     assert message.extra_headers["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+
+
+def test_a_sender_name_with_a_comma_still_sends(mailgun, django_capture_on_commit_callbacks):
+    newsletter = make_newsletter(sender_name="Ada, Editor")
+    issue = make_issue(newsletter)
+    readers = make_readers(newsletter, 3)
+
+    send_all(issue, django_capture_on_commit_callbacks)
+
+    assert mailgun.recipients() == emails_of(readers)
+    assert states(issue) == {"sent": 3}
+    assert newsletter.from_email == '"Ada, Editor" <ada@example.com>'

@@ -252,3 +252,18 @@ def test_it_still_answers_when_the_broker_is_down(signup, newsletter, broker_dow
     assert "Check your inbox" in response.text
     assert Subscription.objects.get().status == "pending"
     assert mailoutbox == []
+
+
+@pytest.mark.parametrize("charset", ["utf-16", "utf-32", "no-such-charset"])
+@pytest.mark.parametrize("path", ["/subscribe/ml-monthly/", "/admin/login/"])
+def test_a_form_in_a_charset_no_form_is_sent_in_gets_a_400(client, newsletter, path, charset):
+    # generic(): client.post() would itself encode the body in that charset.
+    response = client.generic(
+        "POST",
+        path,
+        b"email=reader%40example.com&name=Rea",
+        content_type=f"application/x-www-form-urlencoded; charset={charset}",
+    )
+    assert response.status_code == 400
+    assert b"send forms as UTF-8" in response.content
+    assert not Subscriber.objects.exists()

@@ -21,9 +21,19 @@ from newsletter.engagement.events import MalformedWebhook
 log = logging.getLogger(__name__)
 
 
-# What anymail's parsers raise on a body that is not the ESP's format; the last
-# two for a timestamp no clock can hold (datetime.fromtimestamp).
-UNREADABLE = (ValueError, KeyError, TypeError, AttributeError, IndexError, OverflowError, OSError)
+# What anymail's parsers raise on a body that is not the ESP's format: the
+# overflow and OS errors for a timestamp no clock can hold
+# (datetime.fromtimestamp), RecursionError for JSON nested thousands deep.
+UNREADABLE = (
+    ValueError,
+    KeyError,
+    TypeError,
+    AttributeError,
+    IndexError,
+    OverflowError,
+    OSError,
+    RecursionError,
+)
 
 
 class _ReadablePayload:
