@@ -237,8 +237,15 @@ SECURE_HSTS_PRELOAD = HTTPS
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
-if envbool("BEHIND_PROXY", "False"):
+BEHIND_PROXY = envbool("BEHIND_PROXY", "False")
+if BEHIND_PROXY:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# How many proxies of ours stand in front of the app, each appending the
+# address it saw to X-Forwarded-For: the client is the entry the outermost one
+# added (subscribers.form_limits.client_ip; earlier entries are the client's
+# own claims). Signup limits and admin lockouts both key on that address.
+TRUSTED_PROXIES = envint("TRUSTED_PROXIES", 1 if BEHIND_PROXY else 0)
+AXES_CLIENT_IP_CALLABLE = "subscribers.form_limits.client_ip"
 DATA_UPLOAD_MAX_MEMORY_SIZE = envint("DATA_UPLOAD_MAX_MEMORY_SIZE", 10 * 1024 * 1024)
 
 AUTH_PASSWORD_VALIDATORS = [

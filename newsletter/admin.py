@@ -87,15 +87,47 @@ class LinkForm(forms.ModelForm):
         help_texts = {"source": ""}
 
 
+def issue_of(obj) -> Issue | None:
+    """The issue an inline's parent object belongs to (an issue or a section)."""
+    if isinstance(obj, Issue):
+        return obj
+    if isinstance(obj, Section) and obj.issue_id is not None:
+        return obj.issue
+    return None
+
+
+class FrozenOnceSent:
+    """An issue's sections and links are read-only once it leaves draft and
+    scheduled (Issue.ACTIONS["edit"]): readers hold its links, and the archive
+    and feed show what they got."""
+
+    def frozen(self, obj) -> bool:
+        issue = issue_of(obj)
+        return issue is not None and issue.pk is not None and not issue.can("edit")
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return not self.frozen(obj) and super().has_add_permission(request, obj)
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return not self.frozen(obj) and super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return not self.frozen(obj) and super().has_delete_permission(request, obj)
+
+
 # Drag a section or link by its header to reorder; `position` is kept in a hidden field.
-class LinkInline(nested_admin.SortableHiddenMixin, nested_admin.NestedStackedInline):
+class LinkInline(
+    FrozenOnceSent, nested_admin.SortableHiddenMixin, nested_admin.NestedStackedInline
+):
     model = Link
     form = LinkForm
     extra = 0
     fields = ("title", "url", "commentary", "source", "position")
 
 
-class SectionInline(nested_admin.SortableHiddenMixin, nested_admin.NestedStackedInline):
+class SectionInline(
+    FrozenOnceSent, nested_admin.SortableHiddenMixin, nested_admin.NestedStackedInline
+):
     model = Section
     title = "Sections · drag a section or a link by its title bar to reorder"
     extra = 0
@@ -154,6 +186,16 @@ class IssueAdmin(StatsAdminMixin, SendingAdminMixin, nested_admin.NestedModelAdm
         models.TextField: {"widget": forms.Textarea(attrs={"rows": 6, "cols": 90})},
     }
     inlines = [SectionInline]
+
+    def get_readonly_fields(self, request, obj: Issue | None = None):
+        fields = super().get_readonly_fields(request, obj)
+        if obj is not None and not obj.can("edit"):  # sent or sending: as readers got it
+            return (*fields, *IssueForm.Meta.fields)
+        return fields
+
+    def has_delete_permission(self, request, obj: Issue | None = None) -> bool:
+        editable = obj is None or obj.can("edit")
+        return editable and super().has_delete_permission(request, obj)
 
     def view_on_site(self, obj: Issue) -> str | None:
         # Drafts and scheduled issues have no public page yet.

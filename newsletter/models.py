@@ -158,6 +158,8 @@ class Issue(models.Model):
         "cancel": ((Status.SCHEDULED, Status.SENDING, Status.PAUSED), Status.CANCELLED),
         "finish": ((Status.SENDING,), Status.SENT),  # once every reader is settled
         "resend": ((Status.SENDING, Status.PAUSED, Status.SENT), None),  # "resend these"
+        # Content (subject, sections, links) changes only before the send starts.
+        "edit": ((Status.DRAFT, Status.SCHEDULED), None),
     }
 
     class Meta:

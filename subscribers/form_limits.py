@@ -31,11 +31,13 @@ def allow(scope: str, key: str, *, limit: int, window: int = WINDOW_SECONDS) -> 
 
 
 def client_ip(request: HttpRequest) -> str:
-    """The reader's address. Behind our own proxy (SECURE_PROXY_SSL_HEADER set),
-    the last X-Forwarded-For entry is the one that proxy added: earlier ones
-    are whatever the client claimed."""
-    if getattr(settings, "SECURE_PROXY_SSL_HEADER", None):
-        forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
-        if forwarded.strip():
-            return forwarded.split(",")[-1].strip()
+    """The client's address, for signup limits and admin lockouts alike. Behind
+    TRUSTED_PROXIES proxies of ours, the X-Forwarded-For entry the outermost one
+    appended: the entries before it are whatever the client claimed."""
+    hops = settings.TRUSTED_PROXIES
+    if hops:
+        forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")
+        entries = [entry.strip() for entry in forwarded if entry.strip()]
+        if len(entries) >= hops:
+            return entries[-hops]
     return request.META.get("REMOTE_ADDR", "") or "unknown"

@@ -272,3 +272,35 @@ def test_the_newsletter_list_reads_the_cadence_aloud(client):
     client.force_login(make_editor("chief", perms=("view_newsletter",)))
     page = client.get(reverse("admin:newsletter_newsletter_changelist")).content.decode()
     assert "First Tuesday of the month, 09:00 Europe/London" in page
+
+
+@pytest.mark.parametrize("status", ["sending", "paused", "sent", "cancelled"])
+def test_an_issue_that_went_out_cannot_be_changed_from_its_page(client, editor, status):
+    issue = make_authored_issue(make_field_notes_newsletter(), sections=1, links=1)
+    Issue.objects.filter(pk=issue.pk).update(status=status)
+    issue.refresh_from_db()
+    link = Link.objects.filter(section__issue=issue).first()
+    fields, sections = existing(issue)
+    sections[0]["links"][0]["url"] = "https://attacker.example/"
+    fields["subject"] = "Changed after the send"
+
+    page = client.get(change_url(issue)).content.decode()
+    assert f'value="{link.url}"' not in page  # shown, not an input
+    client.post(change_url(issue), form_data(fields, sections))
+
+    link.refresh_from_db()
+    issue.refresh_from_db()
+    assert link.url != "https://attacker.example/"
+    assert issue.subject != "Changed after the send"
+
+
+def test_a_scheduled_issue_can_still_be_edited(client, editor):
+    issue = make_authored_issue(make_field_notes_newsletter(), sections=1, links=1)
+    Issue.objects.filter(pk=issue.pk).update(status="scheduled")
+    fields, sections = existing(Issue.objects.get(pk=issue.pk))
+    sections[0]["links"][0]["url"] = "https://example.org/corrected"
+
+    response = client.post(change_url(issue), form_data(fields, sections))
+
+    assert response.status_code == 302
+    assert Link.objects.filter(url="https://example.org/corrected").exists()
