@@ -174,13 +174,7 @@ def test_the_page_lists_ambiguous_and_failed_deliveries_and_resends_them(
     User.objects.get(pk=user).user_permissions.add(
         Permission.objects.get(content_type__app_label="subscribers", codename="view_subscriber")
     )
-    set_status(issue, "sending")
-    sending.plan_deliveries(issue_id=issue.pk)
-    Delivery.objects.filter(issue=issue).update(state=State.SENT)
-    first, second = Delivery.objects.filter(issue=issue).order_by("pk")[:2]
-    Delivery.objects.filter(pk=first.pk).update(state=State.AMBIGUOUS, error="Outcome unknown")
-    Delivery.objects.filter(pk=second.pk).update(state=State.FAILED, error="400: bad address")
-    sending.finish_if_done(issue_id=issue.pk)
+    first, second = problems(issue)
 
     page = change_page(sender, issue)
     assert "2 deliveries need a decision" in page
