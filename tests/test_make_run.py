@@ -95,6 +95,10 @@ class Run:
         self.process.wait(timeout=10)
 
 
+def parent_of(pid: int) -> int:
+    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+
+
 def alive(pid: int) -> bool:
     try:
         state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
@@ -176,7 +180,9 @@ def test_one_sigterm_to_the_process_runner_stops_everything(run):
     served = run()
     served.wait_until_serving()
     pids = served.processes()
-    honcho = next(pid for pid in pids if b"honcho" in Path(f"/proc/{pid}/cmdline").read_bytes())
+    # honcho itself, make's child (its helper processes, one per program, ignore signals).
+    honcho = next(pid for pid in pids if parent_of(pid) == served.process.pid)
+    assert b"honcho" in Path(f"/proc/{honcho}/cmdline").read_bytes()
 
     os.kill(honcho, signal.SIGTERM)
 
