@@ -27,9 +27,17 @@ from newsletter.models import Delivery, Issue
 
 SEND_PERMISSION = "newsletter.send_issue"
 VIEW_READERS = "subscribers.view_subscriber"
-# The Issue.ACTIONS an editor takes with the panel's buttons (the others,
-# "start" and "finish", are the beat's and the workers').
-EDITOR_ACTIONS = ("schedule", "unschedule", "send_now", "pause", "resume", "cancel", "resend")
+# The panel's buttons: each one's URL name → the Issue.ACTIONS entry it takes
+# (the others, "start", "finish" and "edit", are not buttons).
+BUTTONS = {
+    "schedule": "schedule",
+    "unschedule": "unschedule",
+    "send": "send_now",
+    "pause": "pause",
+    "resume": "resume",
+    "cancel": "cancel",
+    "resend": "resend",
+}
 PROBLEMS_SHOWN = 100
 
 
@@ -53,7 +61,7 @@ class ScheduleForm(forms.Form):
 
 
 class SendingAdminMixin:
-    sending_actions = ("schedule", "unschedule", "send", "pause", "resume", "cancel", "resend")
+    sending_actions = tuple(BUTTONS)
 
     # -- URLs ---------------------------------------------------------------------
 
@@ -125,7 +133,7 @@ class SendingAdminMixin:
             # Addresses only for those who may see the readers; the rest see them masked.
             "may_see_readers": request.user.has_perm(VIEW_READERS),
             # A button where the issue's status allows its action (Issue.ACTIONS).
-            **{f"can_{action}": can_send and issue.can(action) for action in EDITOR_ACTIONS},
+            **{f"can_{action}": can_send and issue.can(action) for action in BUTTONS.values()},
             "urls": {
                 name: reverse(f"admin:newsletter_issue_sending_{name}", args=[issue.pk])
                 for name in (*self.sending_actions, "progress")
