@@ -72,12 +72,10 @@ class Run:
     def processes(self) -> set[int]:
         """Every process under make: honcho, and web, worker (and its pool), beat."""
         parents = {}
-        for stat in Path("/proc").glob("[0-9]*/stat"):
-            try:
-                fields = stat.read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            parents[int(stat.parent.name)] = int(fields[1])
+        for entry in Path("/proc").glob("[0-9]*"):
+            state = process_state(int(entry.name))
+            if state is not None:
+                parents[int(entry.name)] = state[1]
         found, frontier = set(), {self.process.pid}
         while frontier:
             children = {pid for pid, parent in parents.items() if parent in frontier}
@@ -95,16 +93,18 @@ class Run:
         self.process.wait(timeout=10)
 
 
-def parent_of(pid: int) -> int:
-    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+def process_state(pid: int) -> tuple[str, int] | None:
+    """(state letter, parent pid) from /proc/<pid>/stat; None once it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return fields[0], int(fields[1])
 
 
 def alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state != "Z"
+    state = process_state(pid)
+    return state is not None and state[0] != "Z"
 
 
 @pytest.fixture
@@ -181,7 +181,7 @@ def test_one_sigterm_to_the_process_runner_stops_everything(run):
     served.wait_until_serving()
     pids = served.processes()
     # honcho itself, make's child (its helper processes, one per program, ignore signals).
-    honcho = next(pid for pid in pids if parent_of(pid) == served.process.pid)
+    honcho = next(pid for pid in pids if process_state(pid)[1] == served.process.pid)
     assert b"honcho" in Path(f"/proc/{honcho}/cmdline").read_bytes()
 
     os.kill(honcho, signal.SIGTERM)
