@@ -19,6 +19,8 @@ $(INSTALLED): pyproject.toml
 
 # Web, worker and beat together on the embedded default (Procfile, run by honcho);
 # one Ctrl-C stops all three.
+# Development: the development key, any host, plain-HTTP links (production is the default).
+run: export DEBUG = 1
 run: $(INSTALLED)
 	@$(BIN)/python manage.py check_port $(HOST) $(PORT)
 	$(BIN)/python manage.py migrate --noinput

@@ -57,6 +57,7 @@ def arguments(description: str) -> argparse.ArgumentParser:
 def configure(args) -> None:
     """Environment for this process and the worker, then django.setup()."""
     os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings"
+    os.environ["DEBUG"] = "1"  # a development run: the development key, plain-HTTP links
     os.environ.setdefault("VAR_DIR", str(ROOT / "var" / "drills"))
     os.environ["DATABASE_URL"] = args.database_url
     os.environ["REDIS_URL"] = f"redis://127.0.0.1:{args.redis_port}/{args.redis_db}"

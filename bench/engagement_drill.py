@@ -7,8 +7,8 @@ tracking webhooks (delivered, bounced, deferred, complained, opened) to the real
 emails, unsubscribes a few readers, and prints the issue's stats. Readers with a
 six-month confirmation history are added first, so the growth chart has a shape.
 
-    VAR_DIR=var/drill .venv/bin/python manage.py migrate
-    VAR_DIR=var/drill .venv/bin/python manage.py seed_demo
+    DEBUG=1 VAR_DIR=var/drill .venv/bin/python manage.py migrate
+    DEBUG=1 VAR_DIR=var/drill .venv/bin/python manage.py seed_demo
     VAR_DIR=var/drill .venv/bin/python bench/engagement_drill.py
 
 Run it on a throwaway VAR_DIR: it changes the demo data.
@@ -30,6 +30,7 @@ ESP = FakeESP().start()
 os.environ.update(
     {
         "DJANGO_SETTINGS_MODULE": "config.settings",
+        "DEBUG": "1",  # a development run on var/drill
         "ESP": "mailgun",
         "ESP_API_URL": ESP.mailgun_url,
         "ANYMAIL_MAILGUN_API_KEY": MAILGUN_KEY,

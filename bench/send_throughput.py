@@ -84,6 +84,8 @@ def configure(args) -> None:
             "CELERY_TASK_ALWAYS_EAGER": "False",
             "DEBUG": "False",
             "SECRET_KEY": f"bench-{uuid.uuid4().hex}",
+            "ALLOWED_HOSTS": "bench.example.com",
+            "SITE_URL": "https://bench.example.com",
             "LOG_LEVEL": "WARNING",
         }
     )

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import dj_database_url
 
+from config import deployment
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 
@@ -31,15 +33,19 @@ TESTING = "PYTEST_VERSION" in os.environ
 VAR_DIR = Path(os.getenv("VAR_DIR", BASE_DIR / ("var/test" if TESTING else "var"))).resolve()
 VAR_DIR.mkdir(parents=True, exist_ok=True)
 
-DEBUG = envbool("DEBUG", "True")
-SECRET_KEY = os.getenv("SECRET_KEY", "")
-if not SECRET_KEY:
-    if not DEBUG:
-        sys.exit("SECRET_KEY must be set when DEBUG is off.")
-    SECRET_KEY = "dev-only-insecure-key-do-not-use-in-production-6c1f0e2d9b8a7f5e4d3c"
+# Production unless told otherwise: development says DEBUG=1 (make run, the
+# test run and the processes it starts, the compose file's development use).
+DEBUG = envbool("DEBUG", "True" if TESTING else "False")
+DEVELOPMENT_KEY = "dev-only-insecure-key-do-not-use-in-production-6c1f0e2d9b8a7f5e4d3c"
+# Keys that are public (this file, .env.example): they sign nothing in production.
+PUBLIC_KEYS = (DEVELOPMENT_KEY, "change-me-to-50-or-more-random-characters")
+SECRET_KEY = os.getenv("SECRET_KEY", "") or (DEVELOPMENT_KEY if DEBUG else "")
+# Earlier keys, newest first: links signed with them (in inboxes) keep working
+# after SECRET_KEY is rotated.
+SECRET_KEY_FALLBACKS = envlist("SECRET_KEY_FALLBACKS")
 
 ALLOWED_HOSTS = envlist("ALLOWED_HOSTS", "*" if DEBUG else "")
-SITE_URL = os.getenv("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
+SITE_URL = os.getenv("SITE_URL", "http://127.0.0.1:8000" if DEBUG else "").rstrip("/")
 CSRF_TRUSTED_ORIGINS = envlist("CSRF_TRUSTED_ORIGINS", SITE_URL)
 
 INSTALLED_APPS = [
@@ -247,6 +253,19 @@ if BEHIND_PROXY:
 TRUSTED_PROXIES = envint("TRUSTED_PROXIES", 1 if BEHIND_PROXY else 0)
 AXES_CLIENT_IP_CALLABLE = "subscribers.form_limits.client_ip"
 DATA_UPLOAD_MAX_MEMORY_SIZE = envint("DATA_UPLOAD_MAX_MEMORY_SIZE", 10 * 1024 * 1024)
+
+# Production refuses to start on a configuration that fails open.
+if not DEBUG:
+    _problems = deployment.production_problems(
+        secret_key=SECRET_KEY,
+        public_keys=PUBLIC_KEYS,
+        allowed_hosts=ALLOWED_HOSTS,
+        site_url=SITE_URL,
+        email_backend=EMAIL_BACKEND,
+        https=HTTPS,
+    )
+    if _problems:
+        sys.exit(deployment.refusal(_problems))
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

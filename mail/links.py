@@ -13,6 +13,7 @@ from django.conf import settings
 from django.urls import get_script_prefix, get_urlconf, reverse
 from django.utils.http import RFC3986_SUBDELIMS
 
+from config.deployment import site_url_problem
 from mail import tokens
 from mail.rendering import PLACEHOLDERS, placeholder
 
@@ -22,6 +23,14 @@ _SLOT = "token-slot-{}"
 _PCHAR = RFC3986_SUBDELIMS + "/~:@"
 _UNQUOTED = re.compile(r"[A-Za-z0-9_.~!$&'()*+,;=:@/-]*")
 _PLACEHOLDERS = frozenset(placeholder(name) for name in PLACEHOLDERS)
+
+
+def site_url_refusal() -> str | None:
+    """Why links to SITE_URL may not go out by email now (config.deployment's
+    rule for the current settings), or None."""
+    return site_url_problem(
+        settings.SITE_URL, email_backend=settings.EMAIL_BACKEND, https=settings.HTTPS
+    )
 
 
 @lru_cache(maxsize=64)

@@ -60,6 +60,8 @@ class Worker:
             **os.environ,
             "DATABASE_URL": _database_url(),
             "VAR_DIR": str(settings.VAR_DIR),
+            # A development process, as the test run is, unless a bench says otherwise.
+            "DEBUG": os.getenv("DEBUG", "1"),
             "CELERY_QUEUE": settings.CELERY_TASK_DEFAULT_QUEUE,
             "SITE_URL": settings.SITE_URL,
             "ESP": esp_name,

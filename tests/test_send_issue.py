@@ -614,6 +614,27 @@ def test_it_refuses_to_send_an_issue_that_cannot_be_rendered(newsletter):
     assert issue.status == Issue.Status.DRAFT
 
 
+def test_with_https_on_it_refuses_to_mail_plain_http_links_through_an_esp(
+    mailgun, settings, newsletter, issue
+):
+    settings.HTTPS = True  # production's default
+    settings.SITE_URL = "http://127.0.0.1:8000"
+    for act in (
+        lambda: sending.issue_send_now(issue=issue),
+        lambda: sending.issue_schedule(issue=issue, send_at=timezone.now() + timedelta(days=1)),
+    ):
+        with pytest.raises(sending.SendingError, match="SITE_URL is http://127.0.0.1:8000"):
+            act()
+    issue.refresh_from_db()
+    assert issue.status == Issue.Status.DRAFT
+    assert mailgun.messages == []
+
+    settings.SITE_URL = "https://news.example.com"
+    sending.issue_send_now(issue=issue)
+    issue.refresh_from_db()
+    assert issue.status != Issue.Status.DRAFT
+
+
 def test_an_issue_starts_only_once(newsletter, issue, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks() as callbacks:
         assert sending.issue_start(issue=issue, action="send_now")

@@ -4,27 +4,75 @@ import subprocess
 import sys
 from pathlib import Path
 
+from config import settings as settings_module
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def manage(*args: str, **env: str) -> subprocess.CompletedProcess:
-    # A production process: none of the test run's own switches.
-    unset = ("SECRET_KEY", "DEBUG", "DJANGO_ALLOW_ASYNC_UNSAFE")
-    clean = {k: v for k, v in os.environ.items() if k not in unset}
+def manage(*args: str, program: tuple[str, ...] = ("manage.py",), **env: str):
+    """A process started with no environment but PATH and the given variables,
+    as a server started without its .env would be."""
     return subprocess.run(
-        [sys.executable, "manage.py", *args],
+        [sys.executable, *program, *args],
         cwd=ROOT,
-        env={**clean, **env},
+        env={"PATH": os.environ["PATH"], **env},
         capture_output=True,
         text=True,
         timeout=60,
     )
 
 
-def test_it_refuses_to_start_without_secret_key_when_debug_is_off():
-    result = manage("check", DEBUG="0")
+def test_with_no_environment_at_all_it_refuses_to_start_and_says_why():
+    result = manage("check")
     assert result.returncode != 0
-    assert result.stderr.strip() == "SECRET_KEY must be set when DEBUG is off."
+    assert "DEBUG is off (production)" in result.stderr
+    for missing in ("SECRET_KEY is not set", "ALLOWED_HOSTS is not set", "SITE_URL is not set"):
+        assert missing in result.stderr
+    assert "DEBUG=1 for development" in result.stderr
+
+
+def test_gunicorn_refuses_to_serve_with_no_environment():
+    gunicorn = str(Path(sys.executable).with_name("gunicorn"))
+    result = subprocess.run(
+        [gunicorn, "--check-config", "config.wsgi"],
+        cwd=ROOT,
+        env={"PATH": os.environ["PATH"]},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode != 0
+    assert "SECRET_KEY is not set" in result.stdout + result.stderr
+
+
+def test_development_says_so_and_starts_with_the_development_key():
+    assert manage("check", DEBUG="1").returncode == 0
+
+
+PRODUCTION = {
+    "DEBUG": "0",
+    "SECRET_KEY": secrets.token_urlsafe(50),
+    "ALLOWED_HOSTS": "news.example.com",
+    "SITE_URL": "https://news.example.com",
+}
+
+
+def test_production_refuses_the_published_keys():
+    for key in (settings_module.DEVELOPMENT_KEY, "change-me-to-50-or-more-random-characters"):
+        result = manage("check", **{**PRODUCTION, "SECRET_KEY": key})
+        assert result.returncode != 0
+        assert "SECRET_KEY is a published example key" in result.stderr
+
+
+def test_production_with_an_esp_refuses_a_plain_http_site_url():
+    result = manage(
+        "check", **{**PRODUCTION, "SITE_URL": "http://127.0.0.1:8000", "ESP": "mailgun"}
+    )
+    assert result.returncode != 0
+    assert "SITE_URL is http://127.0.0.1:8000: links in emails sent through an ESP" in (
+        result.stderr
+    )
+    assert manage("check", **{**PRODUCTION, "ESP": "mailgun"}).returncode == 0
 
 
 def test_it_passes_the_deploy_check_with_production_settings():
@@ -33,10 +81,7 @@ def test_it_passes_the_deploy_check_with_production_settings():
         "--deploy",
         "--fail-level",
         "WARNING",
-        DEBUG="0",
-        SECRET_KEY=secrets.token_urlsafe(50),
-        ALLOWED_HOSTS="news.example.com",
-        SITE_URL="https://news.example.com",
+        **PRODUCTION,
     )
     assert result.returncode == 0, result.stderr
     assert "no issues" in result.stdout

@@ -14,6 +14,7 @@ from django.db.models import Exists, Max, OuterRef
 from django.utils import timezone
 
 from config.queue import enqueue
+from mail.links import site_url_refusal
 from mail.rendering import RenderError
 from newsletter.models import Delivery, Issue
 from newsletter.rendering import render_issue
@@ -54,7 +55,12 @@ def _refuse(issue: Issue, doing: str) -> SendingError:
     return SendingError(f"Issue #{issue.number} is {issue.status}: it cannot be {doing}.")
 
 
-def _check_renders(issue: Issue) -> None:
+def _check_sendable(issue: Issue) -> None:
+    """Refuse before the status moves: links readers could not safely use, or
+    an issue that does not render."""
+    refusal = site_url_refusal()
+    if refusal:
+        raise SendingError(f"Issue #{issue.number} cannot be sent: {refusal}")
     try:
         render_issue(issue)
     except RenderError as exc:
@@ -66,7 +72,7 @@ def issue_schedule(*, issue: Issue, send_at: datetime, now: datetime | None = No
     now = now or timezone.now()
     if send_at <= now:
         raise SendingError("Pick a time in the future, or use “Send now”.")
-    _check_renders(issue)
+    _check_sendable(issue)
     if not _move(issue, "schedule", send_at=send_at):
         raise _refuse(issue, "scheduled")
 
@@ -79,7 +85,7 @@ def issue_unschedule(*, issue: Issue) -> None:
 def issue_start(*, issue: Issue, action: str = "start") -> bool:
     """Start sending ("start": the beat; "send_now": an editor); False when the
     issue was not in a status to start from (e.g. already started)."""
-    _check_renders(issue)
+    _check_sendable(issue)
     now = timezone.now()
     fields = {"started_at": now}
     if issue.send_at is None:  # sent unscheduled: its date (shown in the email) is today

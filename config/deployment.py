@@ -1,0 +1,69 @@
+"""What production needs before it serves a page or mails a link, written once:
+the settings refuse to start without it, and the send path refuses to mail an
+insecure link (newsletter.sending.lifecycle).
+
+Plain values in, sentences out: the settings call it before Django is set up.
+"""
+
+# Backends that keep mail on this machine: their links never reach a reader.
+LOCAL_BACKENDS = (
+    "mail.outbox.OutboxBackend",
+    "django.core.mail.backends.locmem.EmailBackend",
+    "django.core.mail.backends.console.EmailBackend",
+    "django.core.mail.backends.filebased.EmailBackend",
+    "django.core.mail.backends.dummy.EmailBackend",
+)
+
+
+def site_url_problem(site_url: str, *, email_backend: str, https: bool) -> str | None:
+    """Why emails may not carry links to `site_url`, or None.
+
+    With HTTPS on (production's default), every link a reader gets through a
+    real ESP must be https: an http unsubscribe link in List-Unsubscribe is
+    refused by mailbox providers and readable on the wire.
+    """
+    if not https or email_backend in LOCAL_BACKENDS:
+        return None
+    if not site_url.startswith("https://"):
+        shown = site_url or "unset"
+        return (
+            f"SITE_URL is {shown}: links in emails sent through an ESP must start with "
+            "https:// (set SITE_URL=https://your.domain, or HTTPS=0 if this server "
+            "really has no HTTPS)."
+        )
+    return None
+
+
+def production_problems(
+    *,
+    secret_key: str,
+    public_keys: tuple[str, ...],
+    allowed_hosts: list[str],
+    site_url: str,
+    email_backend: str,
+    https: bool,
+) -> list[str]:
+    """Everything that stops this configuration from running with DEBUG off."""
+    problems = []
+    if not secret_key:
+        problems.append("SECRET_KEY is not set.")
+    elif secret_key in public_keys:
+        problems.append("SECRET_KEY is a published example key: generate your own.")
+    if not allowed_hosts:
+        problems.append("ALLOWED_HOSTS is not set (the host names this site answers to).")
+    if not site_url:
+        problems.append("SITE_URL is not set (the public address links in emails point to).")
+    else:
+        problem = site_url_problem(site_url, email_backend=email_backend, https=https)
+        if problem:
+            problems.append(problem)
+    return problems
+
+
+def refusal(problems: list[str]) -> str:
+    lines = "\n".join(f"  - {problem}" for problem in problems)
+    return (
+        "Letterpress will not start: DEBUG is off (production) and\n"
+        f"{lines}\n"
+        "Set these in the environment (see .env.example), or DEBUG=1 for development."
+    )
