@@ -1,5 +1,6 @@
 """The embedded default's ESP: every message becomes one .eml file under
-var/outbox/, which the app lists at /outbox/ while DEBUG is on."""
+var/outbox/, which the app lists at /outbox/ to staff while DEBUG is on (the
+emails hold readers' addresses and working tokens)."""
 
 import uuid
 from email import policy
@@ -7,6 +8,7 @@ from email.parser import BytesParser
 from pathlib import Path
 
 from django.conf import settings
+from django.contrib.admin.views.decorators import staff_member_required
 from django.core.mail.backends.base import BaseEmailBackend
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
@@ -35,10 +37,21 @@ def _outbox_files() -> list[Path]:
     return sorted(folder.glob("*.eml"), reverse=True) if folder.exists() else []
 
 
+def development_staff_only(view):
+    """404 unless DEBUG is on; then the admin's login for anyone but staff."""
+    staff_view = staff_member_required(view)
+
+    def guarded(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        if not settings.DEBUG:
+            raise Http404
+        return staff_view(request, *args, **kwargs)
+
+    return guarded
+
+
+@development_staff_only
 def outbox(request: HttpRequest) -> HttpResponse:
     """The embedded default's inbox view: what would have been sent."""
-    if not settings.DEBUG:
-        raise Http404
     parser = BytesParser(policy=policy.default)
     emails = []
     for path in _outbox_files()[:200]:
@@ -59,9 +72,8 @@ def outbox(request: HttpRequest) -> HttpResponse:
 ENVELOPE = ("From", "To", "Reply-To", "Date")
 
 
+@development_staff_only
 def outbox_message(request: HttpRequest, name: str) -> HttpResponse:
-    if not settings.DEBUG:
-        raise Http404
     path = Path(settings.OUTBOX_DIR) / Path(name).name
     if path.suffix != ".eml" or not path.is_file():
         raise Http404

@@ -3,7 +3,8 @@ from django.core.mail import EmailMultiAlternatives
 
 
 @pytest.fixture
-def outbox(settings, tmp_path):
+def outbox(settings, tmp_path, client, admin_user):
+    client.force_login(admin_user)
     settings.EMAIL_BACKEND = "mail.outbox.OutboxBackend"
     settings.OUTBOX_DIR = tmp_path
     settings.DEBUG = True
@@ -56,3 +57,17 @@ def test_it_is_not_served_when_debug_is_off(client, outbox, settings):
     send()
     settings.DEBUG = False
     assert client.get("/outbox/").status_code == 404
+
+
+def test_it_shows_nothing_to_anyone_but_staff(client, outbox, django_user_model):
+    send()
+    name = next(outbox.glob("*.eml")).name
+    client.logout()
+    for path in ("/outbox/", f"/outbox/{name}"):
+        response = client.get(path)
+        assert response.status_code == 302
+        assert response["Location"].startswith("/admin/login/")
+    reader = django_user_model.objects.create_user("reader", password="not staff at all")
+    client.force_login(reader)
+    assert client.get(f"/outbox/{name}").status_code == 302
+    assert b"Rich" not in client.get(f"/outbox/{name}", follow=True).content
