@@ -22,6 +22,7 @@ from django.utils.html import format_html
 
 from mail.messages import personalize
 from mail.rendering import RenderError
+from newsletter.admin_corrections import CorrectableLinks, CorrectionsAdminMixin
 from newsletter.admin_sending import SendingAdminMixin, local_time
 from newsletter.admin_stats import StatsAdminMixin
 from newsletter.emails import send_test_issue, values_for_address
@@ -117,7 +118,10 @@ class FrozenOnceSent:
 
 # Drag a section or link by its header to reorder; `position` is kept in a hidden field.
 class LinkInline(
-    FrozenOnceSent, nested_admin.SortableHiddenMixin, nested_admin.NestedStackedInline
+    CorrectableLinks,
+    FrozenOnceSent,
+    nested_admin.SortableHiddenMixin,
+    nested_admin.NestedStackedInline,
 ):
     model = Link
     form = LinkForm
@@ -167,7 +171,9 @@ def preview_document(html: str) -> str:
 
 
 @admin.register(Issue)
-class IssueAdmin(StatsAdminMixin, SendingAdminMixin, nested_admin.NestedModelAdmin):
+class IssueAdmin(
+    CorrectionsAdminMixin, StatsAdminMixin, SendingAdminMixin, nested_admin.NestedModelAdmin
+):
     form = IssueForm
     list_display = ("newsletter", "number", "subject", "status", "send_date")
     list_display_links = ("number", "subject")
@@ -175,7 +181,7 @@ class IssueAdmin(StatsAdminMixin, SendingAdminMixin, nested_admin.NestedModelAdm
     search_fields = ("subject", "intro", "sections__title", "sections__links__title")
     list_select_related = ("newsletter",)
     date_hierarchy = "send_at"
-    readonly_fields = ("status", "send_date", "sent_date", "preview_link")
+    readonly_fields = ("status", "send_date", "sent_date", "preview_link", "link_corrections")
     fieldsets = (
         (None, {"fields": ("newsletter", ("number", "slug"), "subject", "preheader")}),
         ("Status", {"fields": (("status", "send_date", "sent_date"), "preview_link")}),

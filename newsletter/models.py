@@ -1,6 +1,7 @@
 import zoneinfo
 from email.headerregistry import Address
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
@@ -169,18 +170,38 @@ class Issue(models.Model):
             models.UniqueConstraint(fields=["newsletter", "slug"], name="issue_slug_unique"),
         ]
         indexes = [models.Index(fields=["status", "send_at"])]
-        permissions = [("send_issue", "Can schedule, send, pause and cancel issues")]
+        permissions = [
+            ("send_issue", "Can schedule, send, pause and cancel issues"),
+            ("correct_link", "Can correct a link of an issue already sent"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.newsletter.name} #{self.number}: {self.subject}"
 
+    # What readers get: frozen with the sections and links once the send starts.
+    CONTENT_FIELDS = ("newsletter", "number", "slug", "subject", "preheader", "intro", "sign_off")
+
     def save(self, *args, **kwargs) -> None:
         if not self.slug:
             self.slug = issue_slug(self.number, self.subject)
+        if not self._state.adding:
+            stored = Issue.objects.filter(pk=self.pk).values(*self.CONTENT_FIELDS, "status").first()
+            if stored and stored["status"] not in self.ACTIONS["edit"][0]:
+                changed = [
+                    f
+                    for f in self.CONTENT_FIELDS
+                    if stored[f] != getattr(self, self._meta.get_field(f).attname)
+                ]
+                if changed:
+                    raise IssueFrozen(self.pk, stored["status"])
         super().save(*args, **kwargs)
 
     def get_absolute_url(self) -> str:
         return reverse("issue_web", args=[self.newsletter.slug, self.slug])
+
+    def delete(self, *args, **kwargs):
+        refuse_unless_editable(self.pk)
+        return super().delete(*args, **kwargs)
 
     @property
     def is_public(self) -> bool:
@@ -196,13 +217,50 @@ class Issue(models.Model):
         return self.sent_at or self.send_at
 
 
+class IssueFrozen(Exception):
+    """An issue's content (fields, sections, links) changes only in draft and
+    scheduled (Issue.ACTIONS["edit"]): readers hold its links, and later batches
+    of a send must carry what the first ones did. A sent link is corrected only
+    through newsletter.corrections, on the record."""
+
+    def __init__(self, issue_id: int, status: str):
+        super().__init__(f"Issue {issue_id} is {status}: its content can no longer change.")
+
+
+def refuse_unless_editable(issue_id: int | None) -> None:
+    """IssueFrozen unless the issue (read now, not from a cached instance) may be edited."""
+    if issue_id is None:
+        return
+    status = Issue.objects.filter(pk=issue_id).values_list("status", flat=True).first()
+    if status is not None and status not in Issue.ACTIONS["edit"][0]:
+        raise IssueFrozen(issue_id, status)
+
+
+class FrozenWithIssue(models.Model):
+    """A part of an issue's content: saved and deleted only while the issue may be edited."""
+
+    class Meta:
+        abstract = True
+
+    def save(self, *args, **kwargs) -> None:
+        refuse_unless_editable(self.issue_id_of())
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        refuse_unless_editable(self.issue_id_of())
+        return super().delete(*args, **kwargs)
+
+    def issue_id_of(self) -> int | None:
+        raise NotImplementedError
+
+
 def issue_slug(number, subject: str) -> str:
     """'7-the-gpt3-issue': the number keeps it unique, the words make it readable."""
     words = slugify(subject)[:60].rstrip("-")
     return f"{number}-{words}" if words else str(number)
 
 
-class Section(models.Model):
+class Section(FrozenWithIssue):
     issue = models.ForeignKey(Issue, on_delete=models.CASCADE, related_name="sections")
     position = models.PositiveIntegerField(default=0)
     title = models.CharField(max_length=200)
@@ -214,8 +272,11 @@ class Section(models.Model):
     def __str__(self) -> str:
         return self.title
 
+    def issue_id_of(self) -> int | None:
+        return self.issue_id
 
-class Link(models.Model):
+
+class Link(FrozenWithIssue):
     section = models.ForeignKey(Section, on_delete=models.CASCADE, related_name="links")
     position = models.PositiveIntegerField(default=0)
     title = models.CharField(max_length=300)
@@ -228,6 +289,30 @@ class Link(models.Model):
 
     def __str__(self) -> str:
         return self.title
+
+    def issue_id_of(self) -> int | None:
+        if self.section_id is None:
+            return None
+        return Section.objects.filter(pk=self.section_id).values_list("issue_id", flat=True).first()
+
+
+class LinkCorrection(models.Model):
+    """A sent issue's link pointed elsewhere, on the record: who, when, from what, to what, why."""
+
+    link = models.ForeignKey(Link, on_delete=models.CASCADE, related_name="corrections")
+    old_url = models.URLField(max_length=2000)
+    new_url = models.URLField(max_length=2000)
+    reason = models.CharField(max_length=300)
+    corrected_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    corrected_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-corrected_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.old_url} → {self.new_url}"
 
 
 class Delivery(models.Model):

@@ -12,6 +12,8 @@ Newsletters and issues come in several kinds, one builder each:
   make_draft                   a renderable draft of a number that may exist already
 """
 
+from contextlib import contextmanager
+
 from django.contrib.auth.models import Permission, User
 from django.utils import timezone
 
@@ -58,14 +60,27 @@ COMMENTARY = (
 )
 
 
+@contextmanager
+def drafting(issue: Issue):
+    """Setup that adds content to an issue past draft, as if the content had been
+    there before the send: the app itself refuses (models.IssueFrozen)."""
+    status = Issue.objects.filter(pk=issue.pk).values_list("status", flat=True).get()
+    Issue.objects.filter(pk=issue.pk).update(status=Issue.Status.DRAFT)
+    try:
+        yield issue
+    finally:
+        Issue.objects.filter(pk=issue.pk).update(status=status)
+
+
 def make_issue(newsletter: Newsletter, number: int = 1, **fields) -> Issue:
     """A draft with one section and one link: enough to render."""
     defaults = {"subject": f"Issue {number}: small models, big results", "intro": "Hello!"}
     issue = Issue.objects.create(newsletter=newsletter, number=number, **{**defaults, **fields})
-    section = Section.objects.create(issue=issue, title="Research", position=1)
-    Link.objects.create(
-        section=section, title="A paper worth reading", url="https://example.org/paper"
-    )
+    with drafting(issue):
+        section = Section.objects.create(issue=issue, title="Research", position=1)
+        Link.objects.create(
+            section=section, title="A paper worth reading", url="https://example.org/paper"
+        )
     return issue
 
 
@@ -82,17 +97,18 @@ def make_authored_issue(
     if fields.get("status") == Issue.Status.SENT:
         defaults["sent_at"] = timezone.now()
     issue = Issue.objects.create(newsletter=newsletter, number=number, **{**defaults, **fields})
-    for s in range(1, sections + 1):
-        section = Section.objects.create(issue=issue, position=s, title=f"Section {s}")
-        for n in range(1, links + 1):
-            Link.objects.create(
-                section=section,
-                position=n,
-                title=f"Link {s}.{n}",
-                url=f"https://example.com/articles/{s}/{n}/a-reasonably-long-slug-for-realism",
-                commentary=COMMENTARY,
-                source="Example blog",
-            )
+    with drafting(issue):
+        for s in range(1, sections + 1):
+            section = Section.objects.create(issue=issue, position=s, title=f"Section {s}")
+            for n in range(1, links + 1):
+                Link.objects.create(
+                    section=section,
+                    position=n,
+                    title=f"Link {s}.{n}",
+                    url=f"https://example.com/articles/{s}/{n}/a-reasonably-long-slug-for-realism",
+                    commentary=COMMENTARY,
+                    source="Example blog",
+                )
     return issue
 
 
@@ -108,8 +124,9 @@ def make_sent_issue(newsletter: Newsletter, number: int = 1, **fields) -> Issue:
 
 
 def make_link(issue: Issue, url: str, *, section: str = "Research", title: str = "") -> Link:
-    sec, _ = Section.objects.get_or_create(issue=issue, title=section)
-    return Link.objects.create(section=sec, title=title or url, url=url)
+    with drafting(issue):
+        sec, _ = Section.objects.get_or_create(issue=issue, title=section)
+        return Link.objects.create(section=sec, title=title or url, url=url)
 
 
 def make_draft(newsletter: Newsletter, number: int) -> Issue:

@@ -2,6 +2,7 @@
 checked in the email's HTML, its text part and the public web page."""
 
 import html
+from contextlib import nullcontext
 
 import pytest
 from django.urls import reverse
@@ -9,7 +10,7 @@ from django.urls import reverse
 from mail.rendering import RenderError
 from newsletter.models import Issue, Link, Section
 from newsletter.rendering import render_issue
-from tests.builders import make_authored_issue, make_field_notes_newsletter
+from tests.builders import drafting, make_authored_issue, make_field_notes_newsletter
 
 pytestmark = pytest.mark.django_db
 
@@ -49,10 +50,13 @@ def assert_clean(client, issue: Issue) -> None:
 
 
 def set_field(obj, field: str, value: str) -> None:
-    # Straight to the database: the admin form is not the only way in.
-    type(obj).objects.filter(pk=obj.pk).update(**{field: value})
-    obj.refresh_from_db()
-    obj.save()  # and through save(), so the render cache sees a change
+    # Straight to the database: the admin form is not the only way in. Content
+    # is written as a draft's, as it would have been before the send.
+    issue = {Section: lambda: obj.issue, Link: lambda: obj.section.issue}.get(type(obj))
+    with drafting(issue()) if issue else nullcontext():
+        type(obj).objects.filter(pk=obj.pk).update(**{field: value})
+        obj.refresh_from_db()
+        obj.save()  # and through save(), so the render cache sees a change
 
 
 @pytest.mark.parametrize("field", ["subject", "preheader"])
@@ -134,7 +138,8 @@ def test_the_feed_carries_sanitised_html_only(client, issue):
 
 
 def test_a_new_section_with_markup_in_its_title_shows_only_the_words(client, issue):
-    Section.objects.create(issue=issue, position=5, title="<b onmouseover=alert(1)>Bold</b>")
+    with drafting(issue):
+        Section.objects.create(issue=issue, position=5, title="<b onmouseover=alert(1)>Bold</b>")
     rendered = render_issue(issue)
     page = client.get(issue.get_absolute_url()).content.decode()
     for content in (rendered.html, rendered.text, page):

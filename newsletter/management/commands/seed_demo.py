@@ -296,6 +296,9 @@ READERS = [
 
 
 def seed_issue(newsletter: Newsletter, data: dict, **fields) -> Issue:
+    """The issue as an editor would have made it: written as a draft, then moved
+    to the status in `fields` (a sent issue's content cannot change)."""
+    status = fields.pop("status", Issue.Status.DRAFT)
     issue, created = Issue.objects.get_or_create(
         newsletter=newsletter,
         number=data["number"],
@@ -309,6 +312,9 @@ def seed_issue(newsletter: Newsletter, data: dict, **fields) -> Issue:
             Link(section=section, position=n, title=t, url=u, source=s, commentary=c)
             for n, (t, u, s, c) in enumerate(links)
         )
+    if status != issue.status:
+        Issue.objects.filter(pk=issue.pk).update(status=status)
+        issue.status = status
     return issue
 
 
