@@ -1,5 +1,5 @@
-"""Content-Security-Policy for the public pages, and form bodies in a charset
-Django can read.
+"""Content-Security-Policy for the public pages, form bodies in a charset
+Django can read, and requests Django cannot even build answered with a 400.
 
 Public pages are server-rendered with no JavaScript, so the policy can be
 strict. The admin (Django's own scripts, email previews in srcdoc iframes) gets
@@ -8,6 +8,8 @@ the looser policy it needs.
 
 import codecs
 
+from django.core.exceptions import SuspiciousOperation
+from django.core.handlers.wsgi import WSGIHandler, WSGIRequest
 from django.http import HttpResponse
 
 PUBLIC = (
@@ -48,23 +50,54 @@ def readable_charset(charset: str) -> bool:
         return False
 
 
-# The bodies Django decodes into request.POST with the declared charset.
-FORMS = ("application/x-www-form-urlencoded", "multipart/form-data")
+def form_charset_problem(content_type: str, charset: str | None) -> bool:
+    """Would Django fail to read this form body into request.POST?
+
+    A URL-encoded form has no charset but UTF-8 (Django refuses any other with
+    an error that its own error pages hit again, which ends in a 500); a
+    multipart form's fields are decoded with the charset it declares.
+    """
+    if not charset:
+        return False
+    if content_type == "application/x-www-form-urlencoded":
+        return charset.lower() != "utf-8"
+    if content_type == "multipart/form-data":
+        return not readable_charset(charset)
+    return False
 
 
 class FormCharsetMiddleware:
-    """A form declared in a charset no form is sent in gets a 400 and a reason,
-    before anything reads request.POST (which would fail with a 500)."""
+    """A form declared in a charset Django cannot read it in gets a 400 and a
+    reason, before anything (the CSRF check, a view, an error page) reads
+    request.POST."""
 
     def __init__(self, get_response):
         self.get_response = get_response
 
     def __call__(self, request):
         charset = (request.content_params or {}).get("charset")
-        if request.content_type in FORMS and charset and not readable_charset(charset):
+        if form_charset_problem(request.content_type, charset):
             return HttpResponse(
                 f"Unsupported charset “{charset[:40]}”: send forms as UTF-8.\n",
                 status=400,
                 content_type="text/plain; charset=utf-8",
             )
         return self.get_response(request)
+
+
+class Request(WSGIRequest):
+    """Django reads the query string while it builds a request that declares a
+    charset; over DATA_UPLOAD_MAX_NUMBER_FIELDS fields that raises before any
+    middleware runs, and the server answers 500. Here the request is built all
+    the same: the same error comes again when the query is read, inside the
+    handler, which answers 400."""
+
+    def _set_content_type_params(self, meta):
+        try:
+            super()._set_content_type_params(meta)
+        except SuspiciousOperation:
+            pass
+
+
+class Handler(WSGIHandler):
+    request_class = Request

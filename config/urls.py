@@ -18,3 +18,8 @@ urlpatterns = [
     path("outbox/<str:name>", outbox.outbox_message, name="outbox_message"),
     path("", include("subscribers.urls")),
 ]
+
+handler400 = views.bad_request
+handler403 = views.permission_denied
+handler404 = views.page_not_found
+handler500 = views.server_error

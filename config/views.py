@@ -1,6 +1,6 @@
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import redirect
+from django.shortcuts import redirect, render
 
 from config.celery import app as celery_app
 
@@ -33,3 +33,38 @@ def healthz(request: HttpRequest) -> JsonResponse:
     body = {name: ("ok" if ok else "unreachable") for name, ok in checks.items()}
     body["status"] = "ok" if not failing else f"{', '.join(failing)} unreachable"
     return JsonResponse(body, status=503 if failing else 200)
+
+
+# -- Error pages ---------------------------------------------------------------
+# Django's own are wrapped in the CSRF middleware, which reads the request's
+# form body: a body that cannot be read (a multipart form without a boundary, a
+# form in another charset) then fails inside the error page itself and becomes
+# a 500. These never read the body; none of them has a form.
+
+ERRORS = {
+    400: ("Bad request", "The request could not be read. Nothing has been changed."),
+    403: ("Not allowed", "This page cannot be opened this way. Nothing has been changed."),
+    404: ("Page not found", "There is nothing at this address."),
+    500: ("Something went wrong", "An error on our side stopped this page. Please try again."),
+}
+
+
+def _error(request: HttpRequest, status: int) -> HttpResponse:
+    title, message = ERRORS[status]
+    return render(request, "error.html", {"title": title, "message": message}, status=status)
+
+
+def bad_request(request: HttpRequest, exception=None) -> HttpResponse:
+    return _error(request, 400)
+
+
+def permission_denied(request: HttpRequest, exception=None) -> HttpResponse:
+    return _error(request, 403)
+
+
+def page_not_found(request: HttpRequest, exception=None) -> HttpResponse:
+    return _error(request, 404)
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    return _error(request, 500)

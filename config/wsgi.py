@@ -1,6 +1,11 @@
 import os
 
-from django.core.wsgi import get_wsgi_application
+import django
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-application = get_wsgi_application()
+django.setup(set_prefix=False)
+
+# Django's WSGIHandler, building its requests with config.security.Request.
+from config.security import Handler  # noqa: E402
+
+application = Handler()

@@ -254,7 +254,7 @@ def test_it_still_answers_when_the_broker_is_down(signup, newsletter, broker_dow
     assert mailoutbox == []
 
 
-@pytest.mark.parametrize("charset", ["utf-16", "utf-32", "no-such-charset"])
+@pytest.mark.parametrize("charset", ["utf-16", "utf-32", "no-such-charset", "latin-1", "utf-7"])
 @pytest.mark.parametrize("path", ["/subscribe/ml-monthly/", "/admin/login/"])
 def test_a_form_in_a_charset_no_form_is_sent_in_gets_a_400(client, newsletter, path, charset):
     # generic(): client.post() would itself encode the body in that charset.
