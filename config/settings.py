@@ -38,6 +38,10 @@ if not SECRET_KEY:
         sys.exit("SECRET_KEY must be set when DEBUG is off.")
     SECRET_KEY = "dev-only-insecure-key-do-not-use-in-production-6c1f0e2d9b8a7f5e4d3c"
 
+# Old keys, newest first, still accepted when reading signed links (and the
+# hashes of suppressed addresses), so that links in inboxes survive a rotation.
+SECRET_KEY_FALLBACKS = envlist("SECRET_KEY_FALLBACKS")
+
 ALLOWED_HOSTS = envlist("ALLOWED_HOSTS", "*" if DEBUG else "")
 SITE_URL = os.getenv("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
 CSRF_TRUSTED_ORIGINS = envlist("CSRF_TRUSTED_ORIGINS", SITE_URL)

@@ -7,6 +7,9 @@ those of signing.dumps(), time-stamped, so a lifetime can be asked for when
 reading. Signed ids (a link in an issue, one reader of one issue) are a plain
 Signer's, "."-separated to stay URL-friendly.
 
+Both kinds are read under SECRET_KEY and each SECRET_KEY_FALLBACKS key, so
+rotating the key does not break the links already in readers' inboxes.
+
 Every reader of an issue gets their own tokens, so making them is on the
 send's hot path: the signer and its HMAC key are made once per purpose, not
 per token.
@@ -74,8 +77,12 @@ def signer(salt: str, key: str) -> PrekeyedSigner:
 
 
 @lru_cache(maxsize=8)
-def _id_signer(purpose: str, key: str) -> PrekeyedIdSigner:
-    return PrekeyedIdSigner(key=key, salt=SALTS[purpose], sep=".")
+def _id_signer(purpose: str, key: str, fallbacks: tuple[str, ...]) -> PrekeyedIdSigner:
+    return PrekeyedIdSigner(key=key, salt=SALTS[purpose], sep=".", fallback_keys=list(fallbacks))
+
+
+def _keys() -> tuple[str, tuple[str, ...]]:
+    return settings.SECRET_KEY, tuple(settings.SECRET_KEY_FALLBACKS)
 
 
 # signing.JSONSerializer's JSON, with its encoder made once.
@@ -138,14 +145,14 @@ def preferences_token(subscriber, *, stamp: str | None = None) -> str:
 
 
 def _sign_id(purpose: str, pk: int) -> str:
-    return _id_signer(purpose, settings.SECRET_KEY).sign(str(pk))
+    return _id_signer(purpose, *_keys()).sign(str(pk))
 
 
 def _unsign_id(purpose: str, value: str) -> int | None:
     if not value or len(value) > 100:
         return None
     try:
-        return int(_id_signer(purpose, settings.SECRET_KEY).unsign(value))
+        return int(_id_signer(purpose, *_keys()).unsign(value))
     except (signing.BadSignature, ValueError):
         return None
 
