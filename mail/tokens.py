@@ -1,11 +1,12 @@
 """Every signed token the app makes, and reading them back: one salt per
 purpose, so a token made for one purpose (confirm) is refused for another
-(unsubscribe).
+(unsubscribe), and one lifetime per purpose, written here and nowhere else.
 
-Two kinds. Payload tokens (confirm, unsubscribe, preferences) are exactly
-those of signing.dumps(), time-stamped, so a lifetime can be asked for when
-reading. Signed ids (a link in an issue, one reader of one issue) are a plain
-Signer's, "."-separated to stay URL-friendly.
+Two kinds. Payload tokens (confirm, unsubscribe, preferences, data, erase) are
+exactly those of signing.dumps(), time-stamped: read_token() refuses one older
+than its purpose's lifetime. Signed ids (a link in an issue, one reader of one
+issue) are a plain Signer's, "."-separated to stay URL-friendly, and never
+expire.
 
 Both kinds are read under SECRET_KEY and each SECRET_KEY_FALLBACKS key, so
 rotating the key does not break the links already in readers' inboxes.
@@ -25,12 +26,38 @@ from django.core import signing
 from django.utils.crypto import salted_hmac
 from django.utils.encoding import force_bytes
 
+# -- Lifetimes -----------------------------------------------------------------
+
 CONFIRM_MAX_AGE = timedelta(days=7)
+# The latest issue's footer link still works when the next issue arrives, even
+# for a quarterly newsletter; an older one offers a fresh link by email.
+PREFERENCES_MAX_AGE = timedelta(days=90)
+# Links to a reader's data and to erasing it are sent on request, to be used at once.
+DATA_MAX_AGE = timedelta(hours=1)
+
+MAX_AGE: dict[str, timedelta | None] = {
+    "confirm": CONFIRM_MAX_AGE,
+    "unsubscribe": None,
+    "preferences": PREFERENCES_MAX_AGE,
+    "data": DATA_MAX_AGE,
+    "erase": DATA_MAX_AGE,
+}
+
+
+def lifetime_words(purpose: str) -> str:
+    """How long a link of this purpose works, as emails and pages say it: "90 days", "1 hour"."""
+    age = MAX_AGE[purpose]
+    count, unit = (age.days, "day") if age.days else (age.seconds // 3600, "hour")
+    return f"{count} {unit}" + ("" if count == 1 else "s")
+
 
 SALTS = {
     "confirm": "letterpress.subscribers.confirm",
     "unsubscribe": "letterpress.subscribers.unsubscribe",
     "preferences": "letterpress.subscribers.preferences",
+    # A reader's own data: download it, erase it.
+    "data": "letterpress.subscribers.data",
+    "erase": "letterpress.subscribers.erase",
     # Signed ids in issue emails.
     "link": "letterpress.newsletter.link",
     "recipient": "letterpress.newsletter.recipient",
@@ -108,12 +135,13 @@ def make_token(purpose: str, payload: dict[str, Any], *, stamp: str | None = Non
     return f"{value}:{made_by.signature(value)}"
 
 
-def read_token(purpose: str, token: str, *, max_age: timedelta | None = None) -> dict[str, Any]:
-    """The payload of a good token; BadToken or ExpiredToken otherwise."""
+def read_token(purpose: str, token: str) -> dict[str, Any]:
+    """The payload of a good token younger than its purpose's lifetime (MAX_AGE);
+    ExpiredToken when older, BadToken otherwise."""
     if len(token) > 500:
         raise BadToken("too long")
     try:
-        payload = signing.loads(token, salt=SALTS[purpose], max_age=max_age)
+        payload = signing.loads(token, salt=SALTS[purpose], max_age=MAX_AGE.get(purpose))
     except signing.SignatureExpired as exc:
         # Still signed by us, so its payload is trustworthy: used to offer a fresh link.
         payload = signing.loads(token, salt=SALTS[purpose])
@@ -138,7 +166,12 @@ def unsubscribe_token(subscription, *, stamp: str | None = None) -> str:
 
 
 def preferences_token(subscriber, *, stamp: str | None = None) -> str:
-    return make_token("preferences", {"p": subscriber.pk}, stamp=stamp)
+    return reader_token("preferences", subscriber, stamp=stamp)
+
+
+def reader_token(purpose: str, subscriber, *, stamp: str | None = None) -> str:
+    """A token naming a reader (not one subscription): preferences, data or erase."""
+    return make_token(purpose, {"p": subscriber.pk}, stamp=stamp)
 
 
 # -- Signed ids ----------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""Subscribing, confirming, leaving, coming back, and a reader's own data.
+"""Subscribing, confirming, leaving and coming back (a reader's own data,
+and erasing it, are subscribers.reader_data).
 
 Every change of a subscription's status happens here, and nowhere else: the
 reader's own actions, the ESP's reports (bounces, complaints, soft bounces,
@@ -12,7 +13,6 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
-from typing import Any
 
 from django.db import transaction
 from django.db.models import F, Q
@@ -21,7 +21,7 @@ from kombu.exceptions import OperationalError
 
 from config.queue import enqueue
 from newsletter.models import Newsletter
-from subscribers import addresses
+from subscribers import addresses, form_limits
 from subscribers.models import Subscriber, Subscription, Suppression
 
 logger = logging.getLogger(__name__)
@@ -32,6 +32,12 @@ ACTIVE = Subscription.ACTIVE
 SEND_CONFIRM = "subscribers.send_confirm"
 SEND_WELCOME = "subscribers.send_welcome"
 SEND_ALREADY_SUBSCRIBED = "subscribers.send_already_subscribed"
+SEND_READER_LINK = "subscribers.send_reader_link"
+
+# Emails that a reader's own links may make us send to their mailbox in an
+# hour (a fresh link, a confirmation to come back): the reader holds the link,
+# but so may whoever they forwarded an issue to.
+LINK_EMAILS_PER_HOUR = 3
 
 # Soft bounces in a row (no delivery between) that make a reader bounced.
 SOFT_BOUNCE_LIMIT = 3
@@ -196,6 +202,11 @@ def _mark_confirmed_quietly(subscription: Subscription) -> bool:
     return bool(changed)
 
 
+def may_email_from_link(email: str) -> bool:
+    """Count one email asked for through a reader's link; False past the hour's cap."""
+    return form_limits.allow("link-email", email, limit=LINK_EMAILS_PER_HOUR, window=3600)
+
+
 # -- the preferences page ----------------------------------------------------
 
 
@@ -248,63 +259,26 @@ def subscribe_proven(subscriber: Subscriber, newsletter: Newsletter, *, consent:
     _mark_confirmed(subscription, allowed_from=[s for s in Status if s != Status.CONFIRMED])
 
 
-def personal_data(subscriber: Subscriber) -> dict[str, Any]:
-    """Everything we hold about one reader, for "download my data"."""
-    subscriptions = subscriber.subscriptions.select_related("newsletter").order_by("created")
-    deliveries = subscriber.deliveries.select_related("issue__newsletter").order_by("created")
-    return {
-        "email": subscriber.email,
-        "name": subscriber.name,
-        "created": subscriber.created,
-        "consent": {
-            "at": subscriber.consent_at,
-            "ip": subscriber.consent_ip,
-            "user_agent": subscriber.consent_user_agent,
-            "source": subscriber.consent_source,
-        },
-        "subscriptions": [
-            {
-                "newsletter": s.newsletter.name,
-                "status": s.status,
-                "created": s.created,
-                "confirmed_at": s.confirmed_at,
-                "unsubscribed_at": s.unsubscribed_at,
-                "reason": s.reason,
-            }
-            for s in subscriptions
-        ],
-        "deliveries": [
-            {
-                "issue": str(d.issue),
-                "state": d.state,
-                "sent_at": d.sent_at,
-                "opened_at": d.opened_at,
-                "clicked_at": d.clicked_at,
-            }
-            for d in deliveries
-        ],
-    }
-
-
-def erase(subscriber: Subscriber) -> None:
-    """Delete everything about a reader; keep only a keyed hash of the address
-    so that an import cannot quietly add them back."""
-    with transaction.atomic():
-        suppress(subscriber.email, reason=Suppression.ERASED)
-        subscriber.delete()
+def email_reader_link(subscriber: Subscriber, *, purpose: str) -> bool:
+    """Email the reader a fresh link of theirs (preferences, data, erase: see
+    mail.links.READER_PAGES); False, sending nothing, past the hour's cap."""
+    if not may_email_from_link(subscriber.email):
+        return False
+    transaction.on_commit(partial(_enqueue, SEND_READER_LINK, subscriber.pk, purpose))
+    return True
 
 
 def _after_commit(task_name: str, subscription: Subscription) -> None:
     transaction.on_commit(partial(_enqueue, task_name, subscription.pk))
 
 
-def _enqueue(task_name: str, subscription_id: int) -> None:
+def _enqueue(task_name: str, *args) -> None:
     """The change is committed either way; with the broker down the reader
     gets no email (they can ask again) rather than an error page."""
     try:
-        enqueue(task_name, subscription_id)
+        enqueue(task_name, *args)
     except OperationalError:
-        logger.exception("Could not enqueue %s for subscription %s", task_name, subscription_id)
+        logger.exception("Could not enqueue %s%r", task_name, args)
 
 
 # -- what the ESP reports ------------------------------------------------------

@@ -1,7 +1,11 @@
 """axe-core in Chromium on every public page and on the emails readers get:
 no serious or critical violation, in the light and in the dark colour scheme."""
 
+from datetime import timedelta
+
 import pytest
+from django.utils import timezone
+from freezegun import freeze_time
 
 from mail import links
 from mail.tokens import recipient_key
@@ -91,8 +95,14 @@ def test_every_public_page_passes_axe(page, site, settings):
 
     page.goto(links.preferences_url(ada.subscriber))
     audit("preferences", "Your preferences")
-    page.get_by_role("link", name="Delete me").click()
+    page.get_by_role("button", name="Delete me").click()
+    audit("link sent", "Check your inbox")
+    page.goto(links.reader_url("erase", ada.subscriber))
     audit("delete me", "Delete your data?")
+    with freeze_time(timezone.now() - timedelta(days=100)):
+        expired = links.preferences_url(ada.subscriber)
+    page.goto(expired)
+    audit("expired link", "This link has expired")
 
     page.goto(f"{site}/archive/")
     audit("archive index", "Archive")
