@@ -34,6 +34,11 @@ CONFIRM_MAX_AGE = timedelta(days=7)
 PREFERENCES_MAX_AGE = timedelta(days=90)
 # Links to a reader's data and to erasing it are sent on request, to be used at once.
 DATA_MAX_AGE = timedelta(hours=1)
+# An unsubscribe link never stops unsubscribing (RFC 8058, and the law, expect
+# the link in an old email to work), but the "Resubscribe" button it leads to
+# works only this long after the unsubscribe; later, the signup page's double
+# opt-in is the way back.
+RESUBSCRIBE_WINDOW = timedelta(minutes=30)
 
 MAX_AGE: dict[str, timedelta | None] = {
     "confirm": CONFIRM_MAX_AGE,

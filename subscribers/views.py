@@ -223,7 +223,10 @@ def unsubscribe(request: HttpRequest, token: str, subscription: Subscription) ->
         return _page(request, "resubscribed.html", newsletter, outcome=outcome, **context)
     form = UnsubscribeForm(request.POST)
     subscriptions.unsubscribe(subscription, reason=form.reason_text())
-    return _page(request, "unsubscribed.html", newsletter, **context)
+    can_resubscribe = subscriptions.can_resubscribe(subscription)
+    return _page(
+        request, "unsubscribed.html", newsletter, can_resubscribe=can_resubscribe, **context
+    )
 
 
 def _not_valid_plain(request: HttpRequest, status: int) -> HttpResponse:
@@ -305,7 +308,7 @@ def preferences(request: HttpRequest, token: str, subscriber: Subscriber) -> Htt
         if action in ("email_data", "email_erase"):
             return _email_link(request, subscriber, action.removeprefix("email_"))
         if action == "save" and form.is_valid():
-            subscriptions.update_preferences(
+            waiting = subscriptions.update_preferences(
                 subscriber,
                 name=form.cleaned_data["name"],
                 wanted=set(form.cleaned_data["newsletters"]),
@@ -313,6 +316,8 @@ def preferences(request: HttpRequest, token: str, subscriber: Subscriber) -> Htt
                 consent=_consent(request, "preferences"),
             )
             messages.success(request, "Your preferences are saved.")
+            for newsletter, outcome in waiting.items():
+                messages.info(request, _WAITING[outcome].format(newsletter.name))
             return redirect(request.path)
 
     current = {s.newsletter_id: s for s in subscriber.subscriptions.all()}
@@ -326,6 +331,15 @@ def preferences(request: HttpRequest, token: str, subscriber: Subscriber) -> Htt
         status=400 if form.is_bound else 200,  # a valid POST redirected above
         **_lifetime("data"),
     )
+
+
+# What the preferences page says of a ticked newsletter not confirmed at once.
+_WAITING = {
+    "confirm": "{}: mail to your address bounced or was reported as spam, so we emailed you "
+    "a link to confirm first. It starts again once you open it.",
+    "too_many": "{}: we need to confirm your address by email first, and we sent it enough "
+    "emails for now. Please try again in an hour.",
+}
 
 
 @GET_POST

@@ -8,8 +8,9 @@ from freezegun import freeze_time
 
 from mail import links, tokens
 from subscribers.models import Subscriber
+from subscribers.subscriptions import is_suppressed, suppress
 from tests.builders import make_newsletter, make_subscription
-from tests.helpers import link_in, path_of
+from tests.helpers import link_in, path_of, status_of
 
 pytestmark = pytest.mark.django_db
 
@@ -195,3 +196,35 @@ def test_fresh_links_are_capped_per_mailbox(client, post, settings, ml, mailoutb
     answers = [post(old, {"action": "resend"}).status_code for _ in range(4)]
     assert answers == [200, 200, 200, 429]
     assert len(mailoutbox) == 3
+
+
+# -- coming back after a bounce or a complaint --------------------------------------
+
+
+@pytest.mark.parametrize("status", ["bounced", "complained"])
+def test_a_bounced_or_complained_reader_ticking_a_newsletter_must_confirm_by_email(
+    client, post, ml, status, mailoutbox
+):
+    subscription = make_subscription(ml, "gone@example.com", status)
+    suppress("gone@example.com", reason=status)
+    path = path_of(links.preferences_url(subscription.subscriber))
+
+    post(path, {"action": "save", "name": "", "newsletters": [ml.pk]})
+    assert status_of(subscription) == "pending"
+    assert is_suppressed("gone@example.com")
+    assert "we emailed you a link to confirm first" in client.get(path).text
+    [confirmation] = mailoutbox
+    assert confirmation.subject == "Confirm your subscription to ML Monthly"
+
+    post(link_in(confirmation, "/confirm/"))
+    assert status_of(subscription) == "confirmed"
+    assert not is_suppressed("gone@example.com")
+
+
+def test_an_address_that_bounced_elsewhere_must_confirm_a_new_newsletter_too(
+    post, reader, rust, mailoutbox
+):
+    suppress("reader@example.com", reason="bounced")
+    post(path_of(links.preferences_url(reader)), {"name": "", "newsletters": [rust.pk]})
+    assert statuses(reader) == {"ml-monthly": "unsubscribed", "rust-notes": "pending"}
+    assert [m.subject for m in mailoutbox] == ["Confirm your subscription to Rust Notes"]
