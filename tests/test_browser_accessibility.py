@@ -11,7 +11,8 @@ from mail import links
 from mail.tokens import recipient_key
 from newsletter.emails import send_test_issue
 from newsletter.models import Delivery, Issue, Newsletter
-from subscribers.models import Subscription
+from subscribers.emails import READER_LINK_SUBJECTS, send_reader_link
+from subscribers.models import Subscriber, Subscription
 from tests.builders import make_subscription
 from tests.helpers import (
     axe_violations,
@@ -155,6 +156,10 @@ def test_the_emails_pass_axe(page, site, mailoutbox):
         "already subscribed email": already,
         "issue email": issue,
     }
+    ada = Subscriber.objects.get(email="ada.reader@example.com")
+    for purpose, subject in READER_LINK_SUBJECTS.items():
+        send_reader_link(ada, purpose)
+        emails[f"{purpose} link email"] = email_to(ada.email, subject)
     for name, message in emails.items():
         open_email(page, message)
         audit(name)
