@@ -17,25 +17,12 @@ from subscribers.models import Subscriber, Subscription, Suppression
 from tests.builders import make_newsletter, make_subscription
 from tests.helpers import link_in, path_of
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def no_rate_limits(settings):
-    settings.RATELIMIT_ENABLED = False
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("no_rate_limits")]
 
 
 @pytest.fixture
-def ml():
-    return make_newsletter("ml-monthly", name="ML Monthly")
-
-
-@pytest.fixture
-def reader(ml):
-    subscription = make_subscription(ml, "reader@example.com", "confirmed")
-    Subscriber.objects.filter(pk=subscription.subscriber_id).update(name="Rea")
-    subscription.subscriber.refresh_from_db()
-    return subscription.subscriber
+def reader():
+    return make_subscription(make_newsletter(), "reader@example.com", "confirmed").subscriber
 
 
 @pytest.fixture
@@ -56,8 +43,10 @@ def test_the_preferences_link_neither_downloads_nor_erases(client, post, prefere
     assert Subscriber.objects.filter(pk=reader.pk).exists()
 
 
-def test_it_emails_a_link_that_downloads_my_data(client, post, preferences, reader, ml, mailoutbox):
-    issue = Issue.objects.create(newsletter=ml, number=1, subject="First", slug="1-first")
+def test_it_emails_a_link_that_downloads_my_data(client, post, preferences, reader, mailoutbox):
+    Subscriber.objects.filter(pk=reader.pk).update(name="Rea")
+    newsletter = reader.subscriptions.get().newsletter
+    issue = Issue.objects.create(newsletter=newsletter, number=1, subject="First", slug="1-first")
     Delivery.objects.create(issue=issue, subscriber=reader, batch=1, state="sent")
 
     sent = post(preferences, {"action": "email_data"})

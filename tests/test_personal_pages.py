@@ -41,8 +41,8 @@ def test_every_route_with_a_token_is_checked_here():
 
 
 @pytest.mark.parametrize("name", sorted(TOKENS))
-def test_it_is_never_cached_and_shows_the_address_masked(client, settings, name):
-    settings.RATELIMIT_ENABLED = False
+@pytest.mark.usefixtures("no_rate_limits")
+def test_it_is_never_cached_and_shows_the_address_masked(client, name):
     subscription = make_subscription(make_newsletter(), ADDRESS, "pending")
     good = reverse(name, args=[TOKENS[name](subscription)])
     forged = reverse(name, args=["not-a-token"])

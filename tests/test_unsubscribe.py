@@ -13,12 +13,7 @@ from subscribers.subscriptions import suppress
 from tests.builders import make_newsletter, make_subscription
 from tests.helpers import link_in, path_of, status_of
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def no_rate_limits(settings):
-    settings.RATELIMIT_ENABLED = False
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("no_rate_limits")]
 
 
 @pytest.fixture
