@@ -44,6 +44,10 @@ SECRET_KEY = os.getenv("SECRET_KEY", "") or (DEVELOPMENT_KEY if DEBUG else "")
 # after SECRET_KEY is rotated.
 SECRET_KEY_FALLBACKS = envlist("SECRET_KEY_FALLBACKS")
 
+# Old keys, newest first, still accepted when reading signed links (and the
+# hashes of suppressed addresses), so that links in inboxes survive a rotation.
+SECRET_KEY_FALLBACKS = envlist("SECRET_KEY_FALLBACKS")
+
 ALLOWED_HOSTS = envlist("ALLOWED_HOSTS", "*" if DEBUG else "")
 SITE_URL = os.getenv("SITE_URL", "http://127.0.0.1:8000" if DEBUG else "").rstrip("/")
 CSRF_TRUSTED_ORIGINS = envlist("CSRF_TRUSTED_ORIGINS", SITE_URL)

@@ -79,6 +79,15 @@ def preferences_url(subscriber) -> str:
     return url("preferences", tokens.preferences_token(subscriber))
 
 
+# The page each reader token (tokens.reader_token) opens, by purpose.
+READER_PAGES = {"preferences": "preferences", "data": "my_data", "erase": "erase"}
+
+
+def reader_url(purpose: str, subscriber) -> str:
+    """A reader's own page: preferences, the download of their data, erasing it."""
+    return url(READER_PAGES[purpose], tokens.reader_token(purpose, subscriber))
+
+
 def tracked_href(link, *, per_subscriber: bool) -> str:
     """A link as it appears in an issue email: through /l/, with the reader's key
     in its slot when the newsletter tracks readers. An unfilled key still

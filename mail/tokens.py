@@ -1,11 +1,15 @@
 """Every signed token the app makes, and reading them back: one salt per
 purpose, so a token made for one purpose (confirm) is refused for another
-(unsubscribe).
+(unsubscribe), and one lifetime per purpose, written here and nowhere else.
 
-Two kinds. Payload tokens (confirm, unsubscribe, preferences) are exactly
-those of signing.dumps(), time-stamped, so a lifetime can be asked for when
-reading. Signed ids (a link in an issue, one reader of one issue) are a plain
-Signer's, "."-separated to stay URL-friendly.
+Two kinds. Payload tokens (confirm, unsubscribe, preferences, data, erase) are
+exactly those of signing.dumps(), time-stamped: read_token() refuses one older
+than its purpose's lifetime. Signed ids (a link in an issue, one reader of one
+issue) are a plain Signer's, "."-separated to stay URL-friendly, and never
+expire.
+
+Both kinds are read under SECRET_KEY and each SECRET_KEY_FALLBACKS key, so
+rotating the key does not break the links already in readers' inboxes.
 
 Every reader of an issue gets their own tokens, so making them is on the
 send's hot path: the signer and its HMAC key are made once per purpose, not
@@ -22,12 +26,43 @@ from django.core import signing
 from django.utils.crypto import salted_hmac
 from django.utils.encoding import force_bytes
 
+# -- Lifetimes -----------------------------------------------------------------
+
 CONFIRM_MAX_AGE = timedelta(days=7)
+# The latest issue's footer link still works when the next issue arrives, even
+# for a quarterly newsletter; an older one offers a fresh link by email.
+PREFERENCES_MAX_AGE = timedelta(days=90)
+# Links to a reader's data and to erasing it are sent on request, to be used at once.
+DATA_MAX_AGE = timedelta(hours=1)
+# An unsubscribe link never stops unsubscribing (RFC 8058, and the law, expect
+# the link in an old email to work), but the "Resubscribe" button it leads to
+# works only this long after the unsubscribe; later, the signup page's double
+# opt-in is the way back.
+RESUBSCRIBE_WINDOW = timedelta(minutes=30)
+
+MAX_AGE: dict[str, timedelta | None] = {
+    "confirm": CONFIRM_MAX_AGE,
+    "unsubscribe": None,
+    "preferences": PREFERENCES_MAX_AGE,
+    "data": DATA_MAX_AGE,
+    "erase": DATA_MAX_AGE,
+}
+
+
+def lifetime_words(purpose: str) -> str:
+    """How long a link of this purpose works, as emails and pages say it: "90 days", "1 hour"."""
+    age = MAX_AGE[purpose]
+    count, unit = (age.days, "day") if age.days else (age.seconds // 3600, "hour")
+    return f"{count} {unit}" + ("" if count == 1 else "s")
+
 
 SALTS = {
     "confirm": "letterpress.subscribers.confirm",
     "unsubscribe": "letterpress.subscribers.unsubscribe",
     "preferences": "letterpress.subscribers.preferences",
+    # A reader's own data: download it, erase it.
+    "data": "letterpress.subscribers.data",
+    "erase": "letterpress.subscribers.erase",
     # Signed ids in issue emails.
     "link": "letterpress.newsletter.link",
     "recipient": "letterpress.newsletter.recipient",
@@ -74,8 +109,12 @@ def signer(salt: str, key: str) -> PrekeyedSigner:
 
 
 @lru_cache(maxsize=8)
-def _id_signer(purpose: str, key: str) -> PrekeyedIdSigner:
-    return PrekeyedIdSigner(key=key, salt=SALTS[purpose], sep=".")
+def _id_signer(purpose: str, key: str, fallbacks: tuple[str, ...]) -> PrekeyedIdSigner:
+    return PrekeyedIdSigner(key=key, salt=SALTS[purpose], sep=".", fallback_keys=list(fallbacks))
+
+
+def _keys() -> tuple[str, tuple[str, ...]]:
+    return settings.SECRET_KEY, tuple(settings.SECRET_KEY_FALLBACKS)
 
 
 # signing.JSONSerializer's JSON, with its encoder made once.
@@ -101,12 +140,13 @@ def make_token(purpose: str, payload: dict[str, Any], *, stamp: str | None = Non
     return f"{value}:{made_by.signature(value)}"
 
 
-def read_token(purpose: str, token: str, *, max_age: timedelta | None = None) -> dict[str, Any]:
-    """The payload of a good token; BadToken or ExpiredToken otherwise."""
+def read_token(purpose: str, token: str) -> dict[str, Any]:
+    """The payload of a good token younger than its purpose's lifetime (MAX_AGE);
+    ExpiredToken when older, BadToken otherwise."""
     if len(token) > 500:
         raise BadToken("too long")
     try:
-        payload = signing.loads(token, salt=SALTS[purpose], max_age=max_age)
+        payload = signing.loads(token, salt=SALTS[purpose], max_age=MAX_AGE.get(purpose))
     except signing.SignatureExpired as exc:
         # Still signed by us, so its payload is trustworthy: used to offer a fresh link.
         payload = signing.loads(token, salt=SALTS[purpose])
@@ -131,21 +171,26 @@ def unsubscribe_token(subscription, *, stamp: str | None = None) -> str:
 
 
 def preferences_token(subscriber, *, stamp: str | None = None) -> str:
-    return make_token("preferences", {"p": subscriber.pk}, stamp=stamp)
+    return reader_token("preferences", subscriber, stamp=stamp)
+
+
+def reader_token(purpose: str, subscriber, *, stamp: str | None = None) -> str:
+    """A token naming a reader (not one subscription): preferences, data or erase."""
+    return make_token(purpose, {"p": subscriber.pk}, stamp=stamp)
 
 
 # -- Signed ids ----------------------------------------------------------------
 
 
 def _sign_id(purpose: str, pk: int) -> str:
-    return _id_signer(purpose, settings.SECRET_KEY).sign(str(pk))
+    return _id_signer(purpose, *_keys()).sign(str(pk))
 
 
 def _unsign_id(purpose: str, value: str) -> int | None:
     if not value or len(value) > 100:
         return None
     try:
-        return int(_id_signer(purpose, settings.SECRET_KEY).unsign(value))
+        return int(_id_signer(purpose, *_keys()).unsign(value))
     except (signing.BadSignature, ValueError):
         return None
 

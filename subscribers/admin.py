@@ -13,7 +13,7 @@ from django.urls import path
 from django.utils import timezone
 
 from newsletter.models import Newsletter
-from subscribers import addresses, subscriptions
+from subscribers import addresses, reader_data
 from subscribers.exporting import csv_lines
 from subscribers.forms import clean_name
 from subscribers.importing import import_csv
@@ -128,7 +128,7 @@ class SubscriberAdmin(admin.ModelAdmin):
             raise PermissionDenied
         erased = 0
         for subscriber in queryset:
-            subscriptions.erase(subscriber)
+            reader_data.erase(subscriber)
             erased += 1
         self.message_user(request, f"Erased {erased} subscribers.", messages.SUCCESS)
 

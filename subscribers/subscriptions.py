@@ -1,4 +1,5 @@
-"""Subscribing, confirming, leaving, coming back, and a reader's own data.
+"""Subscribing, confirming, leaving and coming back (a reader's own data,
+and erasing it, are subscribers.reader_data).
 
 Every change of a subscription's status happens here, and nowhere else: the
 reader's own actions, the ESP's reports (bounces, complaints, soft bounces,
@@ -12,7 +13,6 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
-from typing import Any
 
 from django.db import transaction
 from django.db.models import F, Q
@@ -20,8 +20,9 @@ from django.utils import timezone
 from kombu.exceptions import OperationalError
 
 from config.queue import enqueue
+from mail import tokens
 from newsletter.models import Newsletter
-from subscribers import addresses
+from subscribers import addresses, form_limits
 from subscribers.models import Subscriber, Subscription, Suppression
 
 logger = logging.getLogger(__name__)
@@ -32,12 +33,19 @@ ACTIVE = Subscription.ACTIVE
 SEND_CONFIRM = "subscribers.send_confirm"
 SEND_WELCOME = "subscribers.send_welcome"
 SEND_ALREADY_SUBSCRIBED = "subscribers.send_already_subscribed"
+SEND_READER_LINK = "subscribers.send_reader_link"
+
+# Emails that a reader's own links may make us send to their mailbox in an
+# hour (a fresh link, a confirmation to come back): the reader holds the link,
+# but so may whoever they forwarded an issue to.
+LINK_EMAILS_PER_HOUR = 3
 
 # Soft bounces in a row (no delivery between) that make a reader bounced.
 SOFT_BOUNCE_LIMIT = 3
 
-# Mailing these again hurts every reader's deliverability, so a signup form
-# does not override them; a proven confirmation (a click in the mailbox) does.
+# Mailing these again hurts every reader's deliverability, so neither a signup
+# form nor a link that once reached the mailbox overrides them; only a click in
+# a fresh confirmation email does.
 BLOCKING_REASONS = (Suppression.BOUNCED, Suppression.COMPLAINED)
 
 
@@ -168,32 +176,72 @@ def unsubscribe_all(subscriber: Subscriber, *, reason: str = "") -> int:
     )
 
 
-def resubscribe(subscription: Subscription) -> str:
-    """Undo an unsubscribe from the page that confirmed it.
+def _just_unsubscribed() -> Q:
+    since = timezone.now() - tokens.RESUBSCRIBE_WINDOW
+    return Q(status=Status.UNSUBSCRIBED, unsubscribed_at__gte=since)
 
-    The reader reached that page through a link mailed to them, so a
-    subscription that was confirmed before is confirmed again at once;
-    one that never was gets a confirmation email ("confirm").
+
+def can_resubscribe(subscription: Subscription) -> bool:
+    """Does the page that confirmed an unsubscribe still offer to undo it?"""
+    return Subscription.objects.filter(_just_unsubscribed(), pk=subscription.pk).exists()
+
+
+def resubscribe(subscription: Subscription) -> str:
+    """Undo an unsubscribe from the page that confirmed it, within
+    tokens.RESUBSCRIBE_WINDOW of the unsubscribe: the link never stops
+    unsubscribing, so it must not bring a reader back for ever after.
+
+    "confirmed": back at once, without a second welcome email. "confirm": a
+    confirmation email is on its way instead, for a subscription never
+    confirmed or an address that bounced or complained ("too_many": not now).
+    "nothing": too late, or not unsubscribed.
     """
-    if subscription.confirmed_at and _mark_confirmed_quietly(subscription):
-        return "confirmed"
-    changed = Subscription.objects.filter(
-        pk=subscription.pk, status=Status.UNSUBSCRIBED, confirmed_at__isnull=True
-    ).update(status=Status.PENDING)
-    if changed:
-        _after_commit(SEND_CONFIRM, subscription)
-        return "confirm"
+    if subscription.confirmed_at and not _needs_fresh_opt_in(subscription):
+        changed = Subscription.objects.filter(_just_unsubscribed(), pk=subscription.pk).update(
+            status=Status.CONFIRMED, unsubscribed_at=None, reason=""
+        )
+        subscription.refresh_from_db(fields=["status", "unsubscribed_at", "reason"])
+        if changed:
+            return "confirmed"
+    else:
+        outcome = _ask_to_confirm(subscription, _just_unsubscribed())
+        if outcome != "nothing":
+            return outcome
     subscription.refresh_from_db(fields=["status"])
     return "confirmed" if subscription.status == Status.CONFIRMED else "nothing"
 
 
-def _mark_confirmed_quietly(subscription: Subscription) -> bool:
-    """Back to confirmed without a second welcome email."""
-    changed = Subscription.objects.filter(pk=subscription.pk, status=Status.UNSUBSCRIBED).update(
-        status=Status.CONFIRMED, unsubscribed_at=None, reason=""
-    )
-    subscription.refresh_from_db(fields=["status", "unsubscribed_at", "reason"])
-    return bool(changed)
+# -- coming back after a bounce or a complaint -----------------------------------
+
+
+def _needs_fresh_opt_in(subscription: Subscription) -> bool:
+    """Bounced, complained, or an address suppressed for either: only a click in
+    a fresh confirmation email brings it back (confirm() then lifts the
+    suppression), never a link that reached the mailbox before."""
+    if subscription.status in (Status.BOUNCED, Status.COMPLAINED):
+        return True
+    return is_suppressed(subscription.subscriber.email, reasons=BLOCKING_REASONS)
+
+
+def may_email_from_link(email: str) -> bool:
+    """Count one email asked for through a reader's link; False past the hour's cap."""
+    return form_limits.allow("link-email", email, limit=LINK_EMAILS_PER_HOUR, window=3600)
+
+
+def _ask_to_confirm(subscription: Subscription, only: Q) -> str:
+    """Back to pending, with a confirmation email: "confirm". "too_many" when
+    the mailbox had enough emails from links this hour, "nothing" when the
+    subscription is not (or no longer) `only`; both change nothing."""
+    mine = Subscription.objects.filter(only, pk=subscription.pk)
+    if not mine.exists():
+        return "nothing"
+    if not may_email_from_link(subscription.subscriber.email):
+        return "too_many"
+    if not mine.update(status=Status.PENDING):
+        return "nothing"
+    subscription.refresh_from_db(fields=["status"])
+    _after_commit(SEND_CONFIRM, subscription)
+    return "confirm"
 
 
 # -- the preferences page ----------------------------------------------------
@@ -215,96 +263,73 @@ def update_preferences(
     wanted: set[int],
     offered: list[Newsletter],
     consent: Consent,
-) -> None:
+) -> dict[Newsletter, str]:
     """Apply the preferences form: ticked → confirmed, unticked → unsubscribed.
 
     The signed link was mailed to this address, so ticking a newsletter
-    confirms it directly (no second round trip through the mailbox).
-    A pending subscription left unticked stays pending.
+    confirms it directly (no second round trip through the mailbox), unless
+    it needs a fresh opt-in (see subscribe_proven). A pending subscription
+    left unticked stays pending. The ticked newsletters not confirmed at once,
+    with subscribe_proven's outcome.
     """
     if name != subscriber.name:
         subscriber.name = name
         subscriber.save(update_fields=["name"])
     current = {s.newsletter_id: s for s in subscriber.subscriptions.all()}
+    waiting = {}
     for newsletter in offered:
         subscription = current.get(newsletter.pk)
         if newsletter.pk in wanted and (
             not subscription or subscription.status != Status.CONFIRMED
         ):
-            subscribe_proven(subscriber, newsletter, consent=consent)
+            outcome = subscribe_proven(subscriber, newsletter, consent=consent)
+            if outcome != "confirmed":
+                waiting[newsletter] = outcome
         elif (
             newsletter.pk not in wanted and subscription and subscription.status == Status.CONFIRMED
         ):
             unsubscribe(subscription, reason="preferences page")
+    return waiting
 
 
-def subscribe_proven(subscriber: Subscriber, newsletter: Newsletter, *, consent: Consent) -> None:
-    """Subscribe an address that proved itself (a signed link mailed to it)."""
+def subscribe_proven(subscriber: Subscriber, newsletter: Newsletter, *, consent: Consent) -> str:
+    """Subscribe an address that proved itself (a signed link mailed to it):
+    "confirmed". A subscription that bounced or complained, or an address
+    suppressed for either, needs a fresh opt-in instead: it waits, pending,
+    for a click in the confirmation email this sends ("confirm"; "too_many"
+    changes nothing)."""
     subscription, _ = Subscription.objects.get_or_create(
         subscriber=subscriber, newsletter=newsletter
     )
     _set_consent(subscriber, consent)
     subscriber.save(update_fields=CONSENT_FIELDS)
+    if _needs_fresh_opt_in(subscription):
+        outcome = _ask_to_confirm(subscription, ~Q(status=Status.CONFIRMED))
+        return "confirmed" if outcome == "nothing" else outcome  # confirmed meanwhile
     _mark_confirmed(subscription, allowed_from=[s for s in Status if s != Status.CONFIRMED])
+    return "confirmed"
 
 
-def personal_data(subscriber: Subscriber) -> dict[str, Any]:
-    """Everything we hold about one reader, for "download my data"."""
-    subscriptions = subscriber.subscriptions.select_related("newsletter").order_by("created")
-    deliveries = subscriber.deliveries.select_related("issue__newsletter").order_by("created")
-    return {
-        "email": subscriber.email,
-        "name": subscriber.name,
-        "created": subscriber.created,
-        "consent": {
-            "at": subscriber.consent_at,
-            "ip": subscriber.consent_ip,
-            "user_agent": subscriber.consent_user_agent,
-            "source": subscriber.consent_source,
-        },
-        "subscriptions": [
-            {
-                "newsletter": s.newsletter.name,
-                "status": s.status,
-                "created": s.created,
-                "confirmed_at": s.confirmed_at,
-                "unsubscribed_at": s.unsubscribed_at,
-                "reason": s.reason,
-            }
-            for s in subscriptions
-        ],
-        "deliveries": [
-            {
-                "issue": str(d.issue),
-                "state": d.state,
-                "sent_at": d.sent_at,
-                "opened_at": d.opened_at,
-                "clicked_at": d.clicked_at,
-            }
-            for d in deliveries
-        ],
-    }
-
-
-def erase(subscriber: Subscriber) -> None:
-    """Delete everything about a reader; keep only a keyed hash of the address
-    so that an import cannot quietly add them back."""
-    with transaction.atomic():
-        suppress(subscriber.email, reason=Suppression.ERASED)
-        subscriber.delete()
+def email_reader_link(subscriber: Subscriber, *, purpose: str) -> bool:
+    """Email the reader a fresh link of theirs (preferences, data, erase: see
+    mail.links.READER_PAGES); False, sending nothing, past the hour's cap."""
+    if not may_email_from_link(subscriber.email):
+        return False
+    transaction.on_commit(partial(_enqueue, SEND_READER_LINK, subscriber.pk, purpose))
+    return True
 
 
 def _after_commit(task_name: str, subscription: Subscription) -> None:
     transaction.on_commit(partial(_enqueue, task_name, subscription.pk))
 
 
-def _enqueue(task_name: str, subscription_id: int) -> None:
+def _enqueue(task_name: str, *args) -> None:
     """The change is committed either way; with the broker down the reader
     gets no email (they can ask again) rather than an error page."""
     try:
-        enqueue(task_name, subscription_id)
+        enqueue(task_name, *args)
     except OperationalError:
-        logger.exception("Could not enqueue %s for subscription %s", task_name, subscription_id)
+        logger.exception("Could not enqueue %s%r", task_name, args)
 
 
 # -- what the ESP reports ------------------------------------------------------

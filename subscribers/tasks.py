@@ -2,7 +2,8 @@
 
 Each task re-reads the subscription and sends only if its status still calls
 for that email (a confirmation for a pending one, a welcome for a confirmed
-one): a reader who confirmed or left meanwhile gets nothing stale.
+one): a reader who confirmed or left meanwhile gets nothing stale. A reader's
+own link goes out while the reader exists (an erased one gets nothing).
 """
 
 import smtplib
@@ -10,8 +11,9 @@ import smtplib
 from anymail.exceptions import AnymailAPIError
 from celery import shared_task
 
+from mail.links import READER_PAGES
 from subscribers import emails, subscriptions
-from subscribers.models import Subscription
+from subscribers.models import Subscriber, Subscription
 
 # Worth another try: the ESP or the network hiccuped. A template error is not.
 TRANSIENT = (AnymailAPIError, smtplib.SMTPException, OSError)
@@ -42,3 +44,10 @@ def send_welcome(subscription_id: int) -> None:
 def send_already_subscribed(subscription_id: int) -> None:
     if subscription := _subscription(subscription_id, Subscription.Status.CONFIRMED):
         emails.send_already_subscribed(subscription)
+
+
+@shared_task(name=subscriptions.SEND_READER_LINK, **RETRY)
+def send_reader_link(subscriber_id: int, purpose: str) -> None:
+    subscriber = Subscriber.objects.filter(pk=subscriber_id).first()
+    if subscriber is not None and purpose in READER_PAGES:
+        emails.send_reader_link(subscriber, purpose)

@@ -14,6 +14,7 @@ urlpatterns = [
         name="unsubscribe_one_click",
     ),
     path("preferences/<str:token>/", views.preferences, name="preferences"),
-    path("preferences/<str:token>/data.json", views.preferences_data, name="preferences_data"),
-    path("preferences/<str:token>/delete/", views.preferences_delete, name="preferences_delete"),
+    # Reached only through short-lived links emailed from the preferences page.
+    path("my-data/<str:token>/", views.my_data, name="my_data"),
+    path("erase/<str:token>/", views.erase, name="erase"),
 ]

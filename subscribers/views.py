@@ -1,6 +1,7 @@
 """Public pages for readers: signup, confirm, unsubscribe (page and RFC 8058
-one-click) and preferences. A GET never changes anything (mail scanners follow
-links); a POST acts. Thin: the work is in subscribers.subscriptions."""
+one-click), preferences, and a reader's own data. A GET never changes anything
+(mail scanners follow links); a POST acts. Thin: the work is in
+subscribers.subscriptions and subscribers.reader_data."""
 
 import ipaddress
 from functools import partial, wraps
@@ -10,13 +11,14 @@ from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, JsonResponse, QueryDict
 from django.http.multipartparser import MultiPartParserError
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.cache import add_never_cache_headers
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
 
 from mail import tokens
 from mail.text import markdown_html
 from newsletter.models import Newsletter
-from subscribers import form_limits, subscriptions
+from subscribers import form_limits, reader_data, subscriptions
 from subscribers.forms import PreferencesForm, SignupForm, UnsubscribeForm
 from subscribers.models import Subscriber, Subscription
 from subscribers.subscriptions import Consent
@@ -30,19 +32,23 @@ class BadLink(Exception):
         self.status = status
 
 
-def _subscription_for(purpose: str, token: str, **kwargs) -> Subscription:
-    """The subscription a signed link names; both its id and its newsletter must match.
-
-    ExpiredToken passes through (the confirm page offers a fresh link);
-    any other bad token is BadLink(400).
-    """
+def _payload(purpose: str, token: str, *, any_age: bool = False) -> dict:
+    """A good token's payload. An expired one raises ExpiredToken (its payload
+    is still ours: a page offers a fresh link), unless any_age; any other bad
+    token is BadLink(400)."""
     try:
-        payload = tokens.read_token(purpose, token, **kwargs)
-    except tokens.ExpiredToken:
+        return tokens.read_token(purpose, token)
+    except tokens.ExpiredToken as exc:
+        if any_age:
+            return exc.payload
         raise
     except tokens.BadToken as exc:
         raise BadLink(400) from exc
-    return _subscription_in(payload)
+
+
+def _subscription_for(purpose: str, token: str, *, any_age: bool = False) -> Subscription:
+    """The subscription a signed link names; both its id and its newsletter must match."""
+    return _subscription_in(_payload(purpose, token, any_age=any_age))
 
 
 def _subscription_in(payload: dict) -> Subscription:
@@ -59,11 +65,12 @@ def _subscription_in(payload: dict) -> Subscription:
     return subscription
 
 
-def _subscriber_for(token: str) -> Subscriber:
-    try:
-        payload = tokens.read_token("preferences", token)
-    except tokens.BadToken as exc:
-        raise BadLink(400) from exc
+def _reader_for(purpose: str, token: str) -> Subscriber:
+    """The reader a preferences, data or erase link names."""
+    return _reader_in(_payload(purpose, token))
+
+
+def _reader_in(payload: dict) -> Subscriber:
     p = payload.get("p")
     subscriber = Subscriber.objects.filter(pk=p).first() if isinstance(p, int) else None
     if subscriber is None:
@@ -71,18 +78,29 @@ def _subscriber_for(token: str) -> Subscriber:
     return subscriber
 
 
-def signed_link(find):
+def signed_link(find, *, expired=None, bad=None):
     """Resolve the view's token with find(token) and pass what it names to the
-    view; a bad link gets the friendly page and the view does not run."""
+    view. A bad link gets the friendly page (or bad(request, status)), an
+    expired one expired(request, token, payload); the view does not run.
+
+    Every answer names a reader, so none is kept by a browser or a proxy:
+    this is the one place of the no-store header for pages behind a link.
+    """
+    bad = bad or _bad_link
 
     def decorate(view):
         @wraps(view)
         def wrapper(request: HttpRequest, token: str) -> HttpResponse:
             try:
                 found = find(token)
+            except tokens.ExpiredToken as exc:
+                response = expired(request, token, exc.payload) if expired else bad(request, 400)
             except BadLink as exc:
-                return _bad_link(request, exc.status)
-            return view(request, token, found)
+                response = bad(request, exc.status)
+            else:
+                response = view(request, token, found)
+            add_never_cache_headers(response)
+            return response
 
         return wrapper
 
@@ -150,28 +168,6 @@ def signup(request: HttpRequest, newsletter_slug: str) -> HttpResponse:
 # -- confirm -----------------------------------------------------------------
 
 
-# No CSRF check: the signed token in the URL is the capability, and a reader
-# whose mail app's browser drops cookies must still be able to confirm.
-@csrf_exempt
-@GET_POST
-def confirm(request: HttpRequest, token: str) -> HttpResponse:
-    try:
-        subscription = _subscription_for("confirm", token, max_age=tokens.CONFIRM_MAX_AGE)
-    except tokens.ExpiredToken as exc:
-        return _expired(request, token, exc.payload)
-    except BadLink as exc:
-        return _bad_link(request, exc.status)
-
-    newsletter = subscription.newsletter
-    if request.method == "POST":
-        subscriptions.confirm(subscription)
-    if subscription.status == Subscription.Status.CONFIRMED:
-        return _page(request, "confirmed.html", newsletter, subscription=subscription)
-    if subscription.status != Subscription.Status.PENDING:
-        return _page(request, "confirm_stale.html", newsletter, status=410)
-    return _page(request, "confirm.html", newsletter, subscription=subscription)
-
-
 def _expired(request: HttpRequest, token: str, payload: dict) -> HttpResponse:
     try:
         subscription = _subscription_in(payload)
@@ -182,9 +178,25 @@ def _expired(request: HttpRequest, token: str, payload: dict) -> HttpResponse:
     return _page(request, "confirm_expired.html", subscription.newsletter, status=410, token=token)
 
 
+# No CSRF check: the signed token in the URL is the capability, and a reader
+# whose mail app's browser drops cookies must still be able to confirm.
+@csrf_exempt
+@GET_POST
+@signed_link(partial(_subscription_for, "confirm"), expired=_expired)
+def confirm(request: HttpRequest, token: str, subscription: Subscription) -> HttpResponse:
+    newsletter = subscription.newsletter
+    if request.method == "POST":
+        subscriptions.confirm(subscription)
+    if subscription.status == Subscription.Status.CONFIRMED:
+        return _page(request, "confirmed.html", newsletter, subscription=subscription)
+    if subscription.status != Subscription.Status.PENDING:
+        return _page(request, "confirm_stale.html", newsletter, status=410)
+    return _page(request, "confirm.html", newsletter, subscription=subscription)
+
+
 @csrf_exempt
 @require_POST
-@signed_link(partial(_subscription_for, "confirm"))  # any age: it is signed
+@signed_link(partial(_subscription_for, "confirm", any_age=True))  # it is signed
 def confirm_resend(request: HttpRequest, token: str, subscription: Subscription) -> HttpResponse:
     """A fresh confirmation link for the address in an expired link's signed payload."""
     newsletter = subscription.newsletter
@@ -211,20 +223,26 @@ def unsubscribe(request: HttpRequest, token: str, subscription: Subscription) ->
         return _page(request, "resubscribed.html", newsletter, outcome=outcome, **context)
     form = UnsubscribeForm(request.POST)
     subscriptions.unsubscribe(subscription, reason=form.reason_text())
-    return _page(request, "unsubscribed.html", newsletter, **context)
+    can_resubscribe = subscriptions.can_resubscribe(subscription)
+    return _page(
+        request, "unsubscribed.html", newsletter, can_resubscribe=can_resubscribe, **context
+    )
+
+
+def _not_valid_plain(request: HttpRequest, status: int) -> HttpResponse:
+    return _plain("This unsubscribe link is not valid.", 400)
 
 
 @csrf_exempt
 @require_POST
-def unsubscribe_one_click(request: HttpRequest, token: str) -> HttpResponse:
+@signed_link(partial(_subscription_for, "unsubscribe"), bad=_not_valid_plain)
+def unsubscribe_one_click(
+    request: HttpRequest, token: str, subscription: Subscription
+) -> HttpResponse:
     """RFC 8058: the mailbox provider POSTs `List-Unsubscribe=One-Click`, with
     no cookies and no CSRF token; we answer 200, never a redirect."""
     if not _is_one_click(request):
         return _plain("Expected the body List-Unsubscribe=One-Click.", 400)
-    try:
-        subscription = _subscription_for("unsubscribe", token)
-    except BadLink:
-        return _plain("This unsubscribe link is not valid.", 400)
     subscriptions.unsubscribe(subscription, reason="one-click")
     return _plain(f"Unsubscribed from {subscription.newsletter.name}.", 200)
 
@@ -244,21 +262,53 @@ def _plain(text: str, status: int) -> HttpResponse:
     return HttpResponse(text + "\n", status=status, content_type="text/plain; charset=utf-8")
 
 
-# -- preferences -------------------------------------------------------------
+# -- a reader's own pages: preferences, their data, erasing it ------------------
+
+
+def reader_link(purpose: str):
+    """signed_link for a reader's own page: an expired link offers a fresh one
+    by email (a POST of action=resend to the same address), and does nothing else."""
+    return signed_link(partial(_reader_for, purpose), expired=partial(_link_expired, purpose))
+
+
+def _link_expired(purpose: str, request: HttpRequest, token: str, payload: dict) -> HttpResponse:
+    try:
+        subscriber = _reader_in(payload)  # signed by us: the address it names is the reader's
+    except BadLink as exc:
+        return _bad_link(request, exc.status)
+    if request.method == "POST" and request.POST.get("action") == "resend":
+        return _email_link(request, subscriber, purpose)
+    context = {"subscriber": subscriber, "purpose": purpose}
+    return _page(request, "link_expired.html", status=410, **context, **_lifetime(purpose))
+
+
+def _email_link(request: HttpRequest, subscriber: Subscriber, purpose: str) -> HttpResponse:
+    """Email the reader a fresh link of this purpose; the page says where it went."""
+    context = {"subscriber": subscriber, **_lifetime(purpose)}
+    if not subscriptions.email_reader_link(subscriber, purpose=purpose):
+        return _page(request, "too_many_links.html", status=429, **context)
+    return _page(request, "link_sent.html", purpose=purpose, **context)
+
+
+def _lifetime(purpose: str) -> dict:
+    return {"lifetime": tokens.lifetime_words(purpose)}
 
 
 @GET_POST
-@signed_link(_subscriber_for)
+@reader_link("preferences")
 def preferences(request: HttpRequest, token: str, subscriber: Subscriber) -> HttpResponse:
     offered = subscriptions.preference_newsletters(subscriber)
     form = PreferencesForm(request.POST or None, offered=offered)
     if request.method == "POST":
-        if request.POST.get("action") == "unsubscribe_all":
+        action = request.POST.get("action", "save")
+        if action == "unsubscribe_all":
             subscriptions.unsubscribe_all(subscriber, reason="preferences page: all")
             messages.success(request, "You are unsubscribed from everything. Sorry to see you go.")
             return redirect(request.path)
-        if form.is_valid():
-            subscriptions.update_preferences(
+        if action in ("email_data", "email_erase"):
+            return _email_link(request, subscriber, action.removeprefix("email_"))
+        if action == "save" and form.is_valid():
+            waiting = subscriptions.update_preferences(
                 subscriber,
                 name=form.cleaned_data["name"],
                 wanted=set(form.cleaned_data["newsletters"]),
@@ -266,6 +316,8 @@ def preferences(request: HttpRequest, token: str, subscriber: Subscriber) -> Htt
                 consent=_consent(request, "preferences"),
             )
             messages.success(request, "Your preferences are saved.")
+            for newsletter, outcome in waiting.items():
+                messages.info(request, _WAITING[outcome].format(newsletter.name))
             return redirect(request.path)
 
     current = {s.newsletter_id: s for s in subscriber.subscriptions.all()}
@@ -276,26 +328,35 @@ def preferences(request: HttpRequest, token: str, subscriber: Subscriber) -> Htt
         subscriber=subscriber,
         rows=rows,
         form=form,
-        token=token,
         status=400 if form.is_bound else 200,  # a valid POST redirected above
+        **_lifetime("data"),
     )
 
 
-@signed_link(_subscriber_for)
-def preferences_data(request: HttpRequest, token: str, subscriber: Subscriber) -> HttpResponse:
-    """Download my data: everything we hold about this reader, as JSON."""
-    response = JsonResponse(
-        subscriptions.personal_data(subscriber), json_dumps_params={"indent": 2}
-    )
+# What the preferences page says of a ticked newsletter not confirmed at once.
+_WAITING = {
+    "confirm": "{}: mail to your address bounced or was reported as spam, so we emailed you "
+    "a link to confirm first. It starts again once you open it.",
+    "too_many": "{}: we need to confirm your address by email first, and we sent it enough "
+    "emails for now. Please try again in an hour.",
+}
+
+
+@GET_POST
+@reader_link("data")
+def my_data(request: HttpRequest, token: str, subscriber: Subscriber) -> HttpResponse:
+    """Everything we hold about this reader, as JSON: through a short-lived link
+    emailed on request, never through the preferences link in every issue."""
+    response = JsonResponse(reader_data.export(subscriber), json_dumps_params={"indent": 2})
     response["Content-Disposition"] = 'attachment; filename="my-newsletter-data.json"'
     return response
 
 
 @GET_POST
-@signed_link(_subscriber_for)
-def preferences_delete(request: HttpRequest, token: str, subscriber: Subscriber) -> HttpResponse:
-    """Delete me: GET asks, POST erases."""
-    if request.method != "POST":
-        return _page(request, "delete.html", subscriber=subscriber, token=token)
-    subscriptions.erase(subscriber)
+@reader_link("erase")
+def erase(request: HttpRequest, token: str, subscriber: Subscriber) -> HttpResponse:
+    """Delete me, through a short-lived link emailed on request: GET asks, POST erases."""
+    if request.method != "POST" or request.POST.get("action") != "erase":
+        return _page(request, "delete.html", subscriber=subscriber)
+    reader_data.erase(subscriber)
     return _page(request, "deleted.html")

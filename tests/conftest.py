@@ -36,6 +36,13 @@ def fake_esp(fake_esp_server):
 
 
 @pytest.fixture
+def no_rate_limits(settings):
+    """Form limits off: tests that send several emails to one address in a
+    minute are not testing the limits (the cache that counts outlives a test)."""
+    settings.RATELIMIT_ENABLED = False
+
+
+@pytest.fixture
 def post(client, django_capture_on_commit_callbacks):
     """client.post that then runs what the view left for after commit (its emails)."""
     return partial(post_committed, client, django_capture_on_commit_callbacks)

@@ -1,13 +1,18 @@
 """axe-core in Chromium on every public page and on the emails readers get:
 no serious or critical violation, in the light and in the dark colour scheme."""
 
+from datetime import timedelta
+
 import pytest
+from django.utils import timezone
+from freezegun import freeze_time
 
 from mail import links
 from mail.tokens import recipient_key
 from newsletter.emails import send_test_issue
 from newsletter.models import Delivery, Issue, Newsletter
-from subscribers.models import Subscription
+from subscribers.emails import READER_LINK_SUBJECTS, send_reader_link
+from subscribers.models import Subscriber, Subscription
 from tests.builders import make_subscription
 from tests.helpers import (
     axe_violations,
@@ -91,8 +96,14 @@ def test_every_public_page_passes_axe(page, site, settings):
 
     page.goto(links.preferences_url(ada.subscriber))
     audit("preferences", "Your preferences")
-    page.get_by_role("link", name="Delete me").click()
+    page.get_by_role("button", name="Delete me").click()
+    audit("link sent", "Check your inbox")
+    page.goto(links.reader_url("erase", ada.subscriber))
     audit("delete me", "Delete your data?")
+    with freeze_time(timezone.now() - timedelta(days=100)):
+        expired = links.preferences_url(ada.subscriber)
+    page.goto(expired)
+    audit("expired link", "This link has expired")
 
     page.goto(f"{site}/archive/")
     audit("archive index", "Archive")
@@ -145,6 +156,10 @@ def test_the_emails_pass_axe(page, site, mailoutbox):
         "already subscribed email": already,
         "issue email": issue,
     }
+    ada = Subscriber.objects.get(email="ada.reader@example.com")
+    for purpose, subject in READER_LINK_SUBJECTS.items():
+        send_reader_link(ada, purpose)
+        emails[f"{purpose} link email"] = email_to(ada.email, subject)
     for name, message in emails.items():
         open_email(page, message)
         audit(name)

@@ -260,7 +260,7 @@ forged_tokens = st.one_of(
     ),
 )
 SIGNED_PAGES = ["/confirm/{}/", "/confirm/{}/resend/", "/unsubscribe/{}/", "/preferences/{}/"]
-SIGNED_PAGES += ["/preferences/{}/data.json", "/preferences/{}/delete/"]
+SIGNED_PAGES += ["/my-data/{}/", "/erase/{}/"]
 
 
 @HOSTILE

@@ -1,9 +1,13 @@
 """RFC 8058 one-click unsubscribe: the URL comes from the List-Unsubscribe
 header of a real welcome email; the POST carries no cookies and no CSRF token."""
 
+from datetime import timedelta
+
 import pytest
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
+from freezegun import freeze_time
 
 from mail import links, tokens
 from subscribers.emails import send_welcome
@@ -47,6 +51,14 @@ def test_it_unsubscribes_a_cookieless_post_and_answers_200(reader, one_click_pat
 
 def test_it_accepts_the_body_as_multipart_form_data(reader, one_click_path):
     response = fresh_client().post(one_click_path, {"List-Unsubscribe": "One-Click"})
+    assert response.status_code == 200
+    assert status_of(reader) == "unsubscribed"
+
+
+def test_it_still_unsubscribes_with_the_header_of_an_email_of_long_ago(reader):
+    with freeze_time(timezone.now() - timedelta(days=800)):
+        path = path_of(links.one_click_url(reader))
+    response = fresh_client().post(path, BODY, content_type=FORM)
     assert response.status_code == 200
     assert status_of(reader) == "unsubscribed"
 

@@ -1,16 +1,18 @@
-import json
+import uuid
+from datetime import timedelta
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
+from freezegun import freeze_time
 
 from mail import links, tokens
-from newsletter.models import Delivery, Issue
-from subscribers.addresses import address_hash
-from subscribers.models import Subscriber, Subscription, Suppression
+from subscribers.models import Subscriber
+from subscribers.subscriptions import is_suppressed, suppress
 from tests.builders import make_newsletter, make_subscription
-from tests.helpers import path_of
+from tests.helpers import link_in, path_of, status_of
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("no_rate_limits")]
 
 
 @pytest.fixture
@@ -44,7 +46,8 @@ def test_it_shows_every_public_newsletter_with_the_readers_status(client, path, 
     make_newsletter("hidden", name="Hidden", is_public=False)
     page = client.get(path)
     assert page.status_code == 200
-    assert "reader@example.com" in page.text
+    assert "re…@example.com" in page.text
+    assert "reader@example.com" not in page.text  # whoever the issue was forwarded to
     assert "ML Monthly" in page.text and "Rust Notes" in page.text
     assert "Hidden" not in page.text
     assert f'value="{ml.pk}" id="newsletter-{ml.pk}" checked' in page.text
@@ -113,55 +116,12 @@ def test_it_needs_the_csrf_token_for_changes(reader, path):
     assert statuses(reader) == {"ml-monthly": "confirmed"}
 
 
-def test_it_downloads_my_data_as_json(client, reader, ml):
-    issue = Issue.objects.create(newsletter=ml, number=1, subject="First", slug="1-first")
-    Delivery.objects.create(issue=issue, subscriber=reader, batch=1, state="sent")
-    response = client.get(
-        reverse("preferences_data", args=[path_of(links.preferences_url(reader)).split("/")[2]])
-    )
-    assert response.status_code == 200
-    assert response["Content-Type"] == "application/json"
-    assert "attachment" in response["Content-Disposition"]
-    data = json.loads(response.content)
-    assert data["email"] == "reader@example.com"
-    assert data["name"] == "Rea"
-    assert data["subscriptions"][0]["newsletter"] == "ML Monthly"
-    assert data["subscriptions"][0]["status"] == "confirmed"
-    assert data["deliveries"][0]["state"] == "sent"
-    assert set(data["consent"]) == {"at", "ip", "user_agent", "source"}
-
-
-def test_it_asks_before_deleting_and_erases_on_post(client, post, path, reader):
-    token = path.split("/")[2]
-    delete_path = reverse("preferences_delete", args=[token])
-    page = client.get(delete_path)
-    assert page.status_code == 200
-    assert "Delete everything" in page.text
-    assert Subscriber.objects.filter(pk=reader.pk).exists()
-
-    response = post(delete_path)
-    assert response.status_code == 200
-    assert "Your data is deleted" in response.text
-    assert not Subscriber.objects.exists()
-    assert not Subscription.objects.exists()
-    suppression = Suppression.objects.get()
-    assert suppression.reason == "erased"
-    assert suppression.email_hash == address_hash("reader@example.com")
-    assert "reader" not in suppression.email_hash
-
-    # The link now leads nowhere, kindly.
-    gone = client.get(path)
-    assert gone.status_code == 404
-    assert "This link does not work" in gone.text
-
-
-@pytest.mark.parametrize("purpose", ["confirm", "unsubscribe"])
+@pytest.mark.parametrize("purpose", ["confirm", "unsubscribe", "data", "erase"])
 def test_it_refuses_a_token_made_for_another_purpose(client, reader, purpose):
     token = tokens.make_token(purpose, {"p": reader.pk})
-    for name in ("preferences", "preferences_data", "preferences_delete"):
-        response = client.get(reverse(name, args=[token]))
-        assert response.status_code == 400
-        assert "This link does not work" in response.text
+    response = client.get(reverse("preferences", args=[token]))
+    assert response.status_code == 400
+    assert "This link does not work" in response.text
 
 
 def test_it_refuses_a_tampered_token(client, post, path, reader):
@@ -177,3 +137,89 @@ def test_it_labels_every_status_the_same_way(client, reader, path, rust):
     assert '<span class="status confirmed">subscribed</span>' in page
     assert '<span class="status">unsubscribed</span>' in page
     assert "Unsubscribed" not in page
+
+
+# -- the link's lifetime -------------------------------------------------------
+
+
+def made_ago(age: timedelta, subscriber) -> str:
+    with freeze_time(timezone.now() - age):
+        return path_of(links.preferences_url(subscriber))
+
+
+def test_it_still_accepts_the_link_of_an_issue_sent_almost_three_months_ago(client, reader):
+    page = client.get(made_ago(timedelta(days=89), reader))
+    assert page.status_code == 200
+    assert "Your preferences" in page.text
+
+
+def test_an_expired_link_changes_nothing_and_offers_a_fresh_one_by_email(
+    client, post, reader, ml, rust, mailoutbox
+):
+    old = made_ago(timedelta(days=91), reader)
+    page = client.get(old)
+    assert page.status_code == 410
+    assert "This link has expired" in page.text
+    assert "re…@example.com" in page.text and "reader@example.com" not in page.text
+    assert "Email me a fresh link" in page.text
+
+    for data in (
+        {"action": "save", "name": "X", "newsletters": [rust.pk]},
+        {"action": "unsubscribe_all"},
+    ):
+        assert post(old, data).status_code == 410
+    assert statuses(reader) == {"ml-monthly": "confirmed"}
+    assert mailoutbox == []
+
+    sent = post(old, {"action": "resend"})
+    assert sent.status_code == 200
+    assert "Check your inbox" in sent.text
+    [fresh] = mailoutbox
+    assert fresh.to == ["reader@example.com"]
+    assert fresh.subject == "Your link to manage your subscriptions"
+    assert "90 days" in fresh.body
+    page = client.get(link_in(fresh, "/preferences/"))
+    assert page.status_code == 200
+    assert "Your preferences" in page.text
+
+
+def test_fresh_links_are_capped_per_mailbox(client, post, settings, ml, mailoutbox):
+    settings.RATELIMIT_ENABLED = True
+    address = f"capped-{uuid.uuid4().hex[:8]}@example.com"  # the cache outlives a test
+    subscriber = make_subscription(ml, address, "confirmed").subscriber
+    old = made_ago(timedelta(days=100), subscriber)
+    answers = [post(old, {"action": "resend"}).status_code for _ in range(4)]
+    assert answers == [200, 200, 200, 429]
+    assert len(mailoutbox) == 3
+
+
+# -- coming back after a bounce or a complaint --------------------------------------
+
+
+@pytest.mark.parametrize("status", ["bounced", "complained"])
+def test_a_bounced_or_complained_reader_ticking_a_newsletter_must_confirm_by_email(
+    client, post, ml, status, mailoutbox
+):
+    subscription = make_subscription(ml, "gone@example.com", status)
+    suppress("gone@example.com", reason=status)
+    path = path_of(links.preferences_url(subscription.subscriber))
+
+    post(path, {"action": "save", "name": "", "newsletters": [ml.pk]})
+    assert status_of(subscription) == "pending"
+    assert is_suppressed("gone@example.com")
+    assert "we emailed you a link to confirm first" in client.get(path).text
+    [confirmation] = mailoutbox
+    assert confirmation.subject == "Confirm your subscription to ML Monthly"
+
+    post(link_in(confirmation, "/confirm/"))
+    assert status_of(subscription) == "confirmed"
+    assert not is_suppressed("gone@example.com")
+
+
+def test_an_address_that_bounced_elsewhere_must_confirm_a_new_newsletter_too(
+    post, reader, rust, mailoutbox
+):
+    suppress("reader@example.com", reason="bounced")
+    post(path_of(links.preferences_url(reader)), {"name": "", "newsletters": [rust.pk]})
+    assert statuses(reader) == {"ml-monthly": "unsubscribed", "rust-notes": "pending"}
+    assert [m.subject for m in mailoutbox] == ["Confirm your subscription to Rust Notes"]

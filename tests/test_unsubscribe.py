@@ -1,15 +1,19 @@
+from datetime import timedelta
+
 import pytest
 from django.core import signing
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 from freezegun import freeze_time
 
 from mail import links, tokens
 from subscribers.models import Subscription
+from subscribers.subscriptions import suppress
 from tests.builders import make_newsletter, make_subscription
 from tests.helpers import link_in, path_of, status_of
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("no_rate_limits")]
 
 
 @pytest.fixture
@@ -90,10 +94,68 @@ def test_it_says_done_again_when_already_unsubscribed(post, reader):
     assert "You are unsubscribed" in again.text
 
 
-def test_it_leaves_a_bounced_subscription_bounced(post, reader):
-    Subscription.objects.filter(pk=reader.pk).update(status="bounced")
+@pytest.mark.parametrize("status", ["bounced", "complained"])
+def test_it_leaves_a_bounced_or_complained_subscription_so(post, reader, status, mailoutbox):
+    Subscription.objects.filter(pk=reader.pk).update(status=status, unsubscribed_at=timezone.now())
     post(unsubscribe_path(reader))
-    assert status_of(reader) == "bounced"
+    assert status_of(reader) == status
+    back = post(unsubscribe_path(reader), {"action": "resubscribe"})
+    assert "Nothing to change" in back.text
+    assert status_of(reader) == status
+    assert mailoutbox == []
+
+
+# -- an old link: it still unsubscribes, but no longer brings anyone back ----------------
+
+
+def old_path(subscription, age=timedelta(days=400)) -> str:
+    with freeze_time(timezone.now() - age):
+        return unsubscribe_path(subscription)
+
+
+def test_a_link_from_an_email_of_long_ago_still_unsubscribes(client, post, reader):
+    path = old_path(reader)
+    assert client.get(path).status_code == 200
+    assert "You are unsubscribed" in post(path).text
+    assert status_of(reader) == "unsubscribed"
+
+
+def test_a_week_after_leaving_the_link_no_longer_resubscribes(post, reader, mailoutbox):
+    with freeze_time(timezone.now() - timedelta(days=7)):
+        post(unsubscribe_path(reader))
+    path = old_path(reader)
+
+    again = post(path)
+    assert "You are unsubscribed" in again.text
+    assert 'value="resubscribe"' not in again.text
+    assert reverse("signup", args=["ml-monthly"]) in again.text  # double opt-in instead
+
+    back = post(path, {"action": "resubscribe"})
+    assert "Nothing to change" in back.text
+    assert status_of(reader) == "unsubscribed"
+    assert mailoutbox == []
+
+
+def test_the_resubscribe_button_works_for_half_an_hour(post, reader):
+    path = unsubscribe_path(reader)
+    post(path)
+    with freeze_time(timezone.now() + timedelta(minutes=31)):
+        back = post(path, {"action": "resubscribe"})
+    assert "Nothing to change" in back.text
+    assert status_of(reader) == "unsubscribed"
+
+
+def test_resubscribing_an_address_that_complained_since_needs_a_confirmation(
+    post, reader, mailoutbox
+):
+    path = unsubscribe_path(reader)
+    post(path)
+    suppress("reader@example.com", reason="complained")  # about another newsletter
+    back = post(path, {"action": "resubscribe"})
+    assert "Check your inbox" in back.text
+    assert status_of(reader) == "pending"
+    [confirmation] = mailoutbox
+    assert link_in(confirmation, "/confirm/")
 
 
 def test_it_refuses_a_confirm_token_used_to_unsubscribe(client, post, reader):
@@ -142,8 +204,8 @@ def test_email_links_carry_tokens_django_signing_makes_and_reads(purpose, payloa
         made = tokens.make_token(purpose, payload)
         assert made == signing.dumps(payload, salt=tokens.SALTS[purpose])
         older = signing.dumps(payload, salt=tokens.SALTS[purpose], compress=True)
-    assert tokens.read_token(purpose, made) == payload
-    assert tokens.read_token(purpose, older) == payload
+        assert tokens.read_token(purpose, made) == payload
+        assert tokens.read_token(purpose, older) == payload
 
 
 def test_an_issue_carries_the_same_links_as_each_page_would_make(reader):
