@@ -40,10 +40,6 @@ DEVELOPMENT_KEY = "dev-only-insecure-key-do-not-use-in-production-6c1f0e2d9b8a7f
 # Keys that are public (this file, .env.example): they sign nothing in production.
 PUBLIC_KEYS = (DEVELOPMENT_KEY, "change-me-to-50-or-more-random-characters")
 SECRET_KEY = os.getenv("SECRET_KEY", "") or (DEVELOPMENT_KEY if DEBUG else "")
-# Earlier keys, newest first: links signed with them (in inboxes) keep working
-# after SECRET_KEY is rotated.
-SECRET_KEY_FALLBACKS = envlist("SECRET_KEY_FALLBACKS")
-
 # Old keys, newest first, still accepted when reading signed links (and the
 # hashes of suppressed addresses), so that links in inboxes survive a rotation.
 SECRET_KEY_FALLBACKS = envlist("SECRET_KEY_FALLBACKS")
