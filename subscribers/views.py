@@ -16,7 +16,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from mail import tokens
 from mail.text import markdown_html
 from newsletter.models import Newsletter
-from subscribers import form_limits, subscriptions
+from subscribers import addresses, form_limits, subscriptions
 from subscribers.forms import PreferencesForm, SignupForm, UnsubscribeForm
 from subscribers.models import Subscriber, Subscription
 from subscribers.subscriptions import Consent
@@ -135,7 +135,7 @@ def signup(request: HttpRequest, newsletter_slug: str) -> HttpResponse:
             request, "signup.html", newsletter, form=form, description=description, status=400
         )
     email = form.cleaned_data["email"]
-    if not form_limits.allow("signup-email", email, limit=settings.SIGNUP_RATE_PER_EMAIL):
+    if not _allow_mailbox(email):
         return _page(request, "too_many.html", newsletter, status=429)
     subscriptions.subscribe(
         newsletter,
@@ -145,6 +145,12 @@ def signup(request: HttpRequest, newsletter_slug: str) -> HttpResponse:
     )
     # The same page whatever the address's state, so it reveals nothing.
     return _page(request, "check_inbox.html", newsletter)
+
+
+def _allow_mailbox(email: str) -> bool:
+    """The per-minute limit per mailbox: ann+1@ and Ann+2@ share ann@'s count."""
+    limit = settings.SIGNUP_RATE_PER_EMAIL
+    return form_limits.allow("signup-email", addresses.mailbox(email), limit=limit)
 
 
 # -- confirm -----------------------------------------------------------------
@@ -188,8 +194,7 @@ def _expired(request: HttpRequest, token: str, payload: dict) -> HttpResponse:
 def confirm_resend(request: HttpRequest, token: str, subscription: Subscription) -> HttpResponse:
     """A fresh confirmation link for the address in an expired link's signed payload."""
     newsletter = subscription.newsletter
-    email = subscription.subscriber.email
-    if not form_limits.allow("signup-email", email, limit=settings.SIGNUP_RATE_PER_EMAIL):
+    if not _allow_mailbox(subscription.subscriber.email):
         return _page(request, "too_many.html", newsletter, status=429)
     subscriptions.resend_confirmation(subscription)
     return _page(request, "check_inbox.html", newsletter)

@@ -199,16 +199,17 @@ def test_it_answers_429_with_a_readable_page_to_the_11th_signup_from_one_ip(
     assert signup({"email": f"other-{run}@example.com"}, REMOTE_ADDR=other_ip).status_code == 200
 
 
-def test_it_limits_signups_per_address_whatever_the_ip(signup, newsletter, settings, mailoutbox):
+def test_it_limits_signups_per_mailbox_whatever_the_ip_and_the_tag(
+    signup, newsletter, settings, mailoutbox
+):
     settings.RATELIMIT_ENABLED = True
     settings.SIGNUP_RATE_PER_EMAIL = 3
-    email = f"target-{uuid.uuid4().hex[:8]}@example.com"
+    mailbox = f"target-{uuid.uuid4().hex[:8]}"
     for n in range(3):
-        assert (
-            signup({"email": email}, REMOTE_ADDR=f"10.0.{n}.{uuid.uuid4().int % 250}").status_code
-            == 200
-        )
-    response = signup({"email": email.upper()}, REMOTE_ADDR="10.9.9.9")
+        email = f"{mailbox}+{n}@example.com"
+        response = signup({"email": email}, REMOTE_ADDR=f"10.0.{n}.{uuid.uuid4().int % 250}")
+        assert response.status_code == 200
+    response = signup({"email": f"{mailbox.upper()}+x@example.com"}, REMOTE_ADDR="10.9.9.9")
     assert response.status_code == 429
     assert len(mailoutbox) == 3
 
