@@ -6,10 +6,14 @@ unsubscribes at the ESP) and the rules of an import. Each is a conditional
 UPDATE where two clicks, two tabs or a webhook could race: the row count says
 who won. Emails are enqueued with transaction.on_commit, so a web request
 never waits for the ESP and a rolled-back change sends nothing.
+
+The signup form hands its request to the worker whole (request_subscription),
+so the page does the same work whatever the address's state and its timing
+tells nothing; subscribe() decides there what goes to the mailbox.
 """
 
 import logging
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from functools import partial
 from typing import Any
@@ -28,7 +32,9 @@ logger = logging.getLogger(__name__)
 Status = Subscription.Status
 ACTIVE = Subscription.ACTIVE
 
-# Subscriber emails, sent by the worker (subscribers.tasks).
+# The signup form's request, decided by the worker (subscribers.tasks).
+SUBSCRIBE = "subscribers.subscribe"
+# Subscriber emails, sent by the worker.
 SEND_CONFIRM = "subscribers.send_confirm"
 SEND_WELCOME = "subscribers.send_welcome"
 SEND_ALREADY_SUBSCRIBED = "subscribers.send_already_subscribed"
@@ -75,9 +81,15 @@ def lift_suppression(email: str) -> None:
 # -- signing up --------------------------------------------------------------
 
 
+def request_subscription(newsletter: Newsletter, *, email: str, name: str, consent: Consent):
+    """The signup form's part: hand the request to the worker (subscribe()),
+    without reading anything about the address."""
+    _after_commit(SUBSCRIBE, newsletter.pk, email, name, asdict(consent))
+
+
 def subscribe(newsletter: Newsletter, *, email: str, name: str = "", consent: Consent) -> str:
     """Double opt-in signup. Says which email goes out: "confirm",
-    "already_subscribed" or "nothing" (the caller must not show the difference).
+    "already_subscribed" or "nothing" (a suppressed or bounced address).
     """
     email = addresses.normalise(email)
     if is_suppressed(email, reasons=BLOCKING_REASONS):
@@ -88,7 +100,7 @@ def subscribe(newsletter: Newsletter, *, email: str, name: str = "", consent: Co
             subscriber=subscriber, newsletter=newsletter
         )
         if subscription.status == Status.CONFIRMED:
-            _after_commit(SEND_ALREADY_SUBSCRIBED, subscription)
+            _after_commit(SEND_ALREADY_SUBSCRIBED, subscription.pk)
             return "already_subscribed"
         if subscription.status in (Status.BOUNCED, Status.COMPLAINED):
             return "nothing"
@@ -97,7 +109,7 @@ def subscribe(newsletter: Newsletter, *, email: str, name: str = "", consent: Co
         )
         _record_request(subscriber, name=name, consent=consent)
         # Asking again while pending sends a fresh link (the rate limit caps it).
-        _after_commit(SEND_CONFIRM, subscription)
+        _after_commit(SEND_CONFIRM, subscription.pk)
     return "confirm"
 
 
@@ -126,7 +138,7 @@ def resend_confirmation(subscription: Subscription) -> bool:
     """A fresh confirmation link (the old one expired); only while still pending."""
     if subscription.status != Status.PENDING:
         return False
-    _after_commit(SEND_CONFIRM, subscription)
+    _after_commit(SEND_CONFIRM, subscription.pk)
     return True
 
 
@@ -145,7 +157,7 @@ def _mark_confirmed(subscription: Subscription, *, allowed_from: list[str]) -> b
     # suppressed this address before (an erasure, an old bounce) is over.
     lift_suppression(subscription.subscriber.email)
     if subscription.newsletter.welcome_enabled:
-        _after_commit(SEND_WELCOME, subscription)
+        _after_commit(SEND_WELCOME, subscription.pk)
     subscription.refresh_from_db(fields=["status", "confirmed_at", "unsubscribed_at", "reason"])
     return True
 
@@ -181,7 +193,7 @@ def resubscribe(subscription: Subscription) -> str:
         pk=subscription.pk, status=Status.UNSUBSCRIBED, confirmed_at__isnull=True
     ).update(status=Status.PENDING)
     if changed:
-        _after_commit(SEND_CONFIRM, subscription)
+        _after_commit(SEND_CONFIRM, subscription.pk)
         return "confirm"
     subscription.refresh_from_db(fields=["status"])
     return "confirmed" if subscription.status == Status.CONFIRMED else "nothing"
@@ -294,17 +306,18 @@ def erase(subscriber: Subscriber) -> None:
         subscriber.delete()
 
 
-def _after_commit(task_name: str, subscription: Subscription) -> None:
-    transaction.on_commit(partial(_enqueue, task_name, subscription.pk))
+def _after_commit(task_name: str, *args) -> None:
+    transaction.on_commit(partial(_enqueue, task_name, *args))
 
 
-def _enqueue(task_name: str, subscription_id: int) -> None:
+def _enqueue(task_name: str, *args) -> None:
     """The change is committed either way; with the broker down the reader
-    gets no email (they can ask again) rather than an error page."""
+    gets no email (they can ask again) rather than an error page. (The
+    arguments stay out of the log: a signup's carry the address.)"""
     try:
-        enqueue(task_name, subscription_id)
+        enqueue(task_name, *args)
     except OperationalError:
-        logger.exception("Could not enqueue %s for subscription %s", task_name, subscription_id)
+        logger.exception("Could not enqueue %s", task_name)
 
 
 # -- what the ESP reports ------------------------------------------------------

@@ -1,4 +1,6 @@
-"""Subscriber emails leave from the worker, so signing up stays fast.
+"""Subscriber emails leave from the worker, so signing up stays fast; the
+signup form's request is decided here too, so the page does the same work for
+every address.
 
 Each task re-reads the subscription and sends only if its status still calls
 for that email (a confirmation for a pending one, a welcome for a confirmed
@@ -9,9 +11,12 @@ import smtplib
 
 from anymail.exceptions import AnymailAPIError
 from celery import shared_task
+from django.db import OperationalError as DatabaseDown
 
+from newsletter.models import Newsletter
 from subscribers import emails, subscriptions
 from subscribers.models import Subscription
+from subscribers.subscriptions import Consent
 
 # Worth another try: the ESP or the network hiccuped. A template error is not.
 TRANSIENT = (AnymailAPIError, smtplib.SMTPException, OSError)
@@ -24,6 +29,15 @@ def _subscription(subscription_id: int, status: str) -> Subscription | None:
         .filter(pk=subscription_id, status=status)
         .first()
     )
+
+
+# Safe to run twice: the reader gets a second email at most.
+@shared_task(
+    name=subscriptions.SUBSCRIBE, autoretry_for=(DatabaseDown,), retry_backoff=5, max_retries=6
+)
+def subscribe(newsletter_id: int, email: str, name: str, consent: dict) -> None:
+    if newsletter := Newsletter.objects.filter(pk=newsletter_id).first():
+        subscriptions.subscribe(newsletter, email=email, name=name, consent=Consent(**consent))
 
 
 @shared_task(name=subscriptions.SEND_CONFIRM, **RETRY)

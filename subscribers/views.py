@@ -137,13 +137,14 @@ def signup(request: HttpRequest, newsletter_slug: str) -> HttpResponse:
     email = form.cleaned_data["email"]
     if not _allow_mailbox(email):
         return _page(request, "too_many.html", newsletter, status=429)
-    subscriptions.subscribe(
+    # The worker reads the address's state and decides what to mail; the page
+    # reads nothing about it, so neither its body nor its timing reveals it.
+    subscriptions.request_subscription(
         newsletter,
         email=email,
         name=form.cleaned_data["name"],
         consent=_consent(request, "signup"),
     )
-    # The same page whatever the address's state, so it reveals nothing.
     return _page(request, "check_inbox.html", newsletter)
 
 
