@@ -14,7 +14,7 @@ tells nothing; subscribe() decides there what goes to the mailbox.
 
 import logging
 from dataclasses import asdict, dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
 
@@ -25,7 +25,7 @@ from kombu.exceptions import OperationalError
 
 from config.queue import enqueue
 from newsletter.models import Newsletter
-from subscribers import addresses
+from subscribers import addresses, mailbox_quota
 from subscribers.models import Subscriber, Subscription, Suppression
 
 logger = logging.getLogger(__name__)
@@ -38,6 +38,11 @@ SUBSCRIBE = "subscribers.subscribe"
 SEND_CONFIRM = "subscribers.send_confirm"
 SEND_WELCOME = "subscribers.send_welcome"
 SEND_ALREADY_SUBSCRIBED = "subscribers.send_already_subscribed"
+
+# No new confirmation email while the last one is younger than this (its link
+# lives 7 days): a double click or a bot gets the link already on its way, as
+# does a reader whose inbox is slow (the signup page says to wait this long).
+CONFIRM_AGAIN_AFTER = timedelta(minutes=10)
 
 # Soft bounces in a row (no delivery between) that make a reader bounced.
 SOFT_BOUNCE_LIMIT = 3
@@ -89,7 +94,8 @@ def request_subscription(newsletter: Newsletter, *, email: str, name: str, conse
 
 def subscribe(newsletter: Newsletter, *, email: str, name: str = "", consent: Consent) -> str:
     """Double opt-in signup. Says which email goes out: "confirm",
-    "already_subscribed" or "nothing" (a suppressed or bounced address).
+    "already_subscribed" or "nothing" (a suppressed or bounced address, a
+    confirmation still recent, a mailbox that had its day's share).
     """
     email = addresses.normalise(email)
     if is_suppressed(email, reasons=BLOCKING_REASONS):
@@ -100,6 +106,8 @@ def subscribe(newsletter: Newsletter, *, email: str, name: str = "", consent: Co
             subscriber=subscriber, newsletter=newsletter
         )
         if subscription.status == Status.CONFIRMED:
+            if not mailbox_quota.take(email):
+                return "nothing"
             _after_commit(SEND_ALREADY_SUBSCRIBED, subscription.pk)
             return "already_subscribed"
         if subscription.status in (Status.BOUNCED, Status.COMPLAINED):
@@ -108,9 +116,7 @@ def subscribe(newsletter: Newsletter, *, email: str, name: str = "", consent: Co
             status=Status.PENDING
         )
         _record_request(subscriber, name=name, consent=consent)
-        # Asking again while pending sends a fresh link (the rate limit caps it).
-        _after_commit(SEND_CONFIRM, subscription.pk)
-    return "confirm"
+        return "confirm" if _send_confirmation(subscription, email) else "nothing"
 
 
 def _record_request(subscriber: Subscriber, *, name: str, consent: Consent) -> None:
@@ -138,8 +144,28 @@ def resend_confirmation(subscription: Subscription) -> bool:
     """A fresh confirmation link (the old one expired); only while still pending."""
     if subscription.status != Status.PENDING:
         return False
-    _after_commit(SEND_CONFIRM, subscription.pk)
-    return True
+    return _send_confirmation(subscription, subscription.subscriber.email)
+
+
+def _send_confirmation(subscription: Subscription, email: str) -> bool:
+    """Every confirmation email goes through here: none while the last one is
+    recent (CONFIRM_AGAIN_AFTER), and none past the mailbox's daily quota."""
+    now = timezone.now()
+    recent = now - CONFIRM_AGAIN_AFTER
+    if subscription.confirmation_sent_at and subscription.confirmation_sent_at > recent:
+        return False
+    if not mailbox_quota.take(email):
+        return False
+    # Conditional: of two requests racing for one subscription, one sends (the
+    # other's share of the quota stays spent: too few emails, never too many).
+    claimed = (
+        Subscription.objects.filter(pk=subscription.pk)
+        .filter(Q(confirmation_sent_at__isnull=True) | Q(confirmation_sent_at__lte=recent))
+        .update(confirmation_sent_at=now)
+    )
+    if claimed:
+        _after_commit(SEND_CONFIRM, subscription.pk)
+    return bool(claimed)
 
 
 def confirm(subscription: Subscription) -> bool:
@@ -193,7 +219,7 @@ def resubscribe(subscription: Subscription) -> str:
         pk=subscription.pk, status=Status.UNSUBSCRIBED, confirmed_at__isnull=True
     ).update(status=Status.PENDING)
     if changed:
-        _after_commit(SEND_CONFIRM, subscription.pk)
+        _send_confirmation(subscription, subscription.subscriber.email)
         return "confirm"
     subscription.refresh_from_db(fields=["status"])
     return "confirmed" if subscription.status == Status.CONFIRMED else "nothing"
@@ -279,6 +305,7 @@ def personal_data(subscriber: Subscriber) -> dict[str, Any]:
                 "newsletter": s.newsletter.name,
                 "status": s.status,
                 "created": s.created,
+                "confirmation_sent_at": s.confirmation_sent_at,
                 "confirmed_at": s.confirmed_at,
                 "unsubscribed_at": s.unsubscribed_at,
                 "reason": s.reason,

@@ -14,7 +14,7 @@ from celery import shared_task
 from django.db import OperationalError as DatabaseDown
 
 from newsletter.models import Newsletter
-from subscribers import emails, subscriptions
+from subscribers import emails, mailbox_quota, subscriptions
 from subscribers.models import Subscription
 from subscribers.subscriptions import Consent
 
@@ -31,7 +31,7 @@ def _subscription(subscription_id: int, status: str) -> Subscription | None:
     )
 
 
-# Safe to run twice: the reader gets a second email at most.
+# Safe to run twice: a confirmation sent moments ago is not sent again.
 @shared_task(
     name=subscriptions.SUBSCRIBE, autoretry_for=(DatabaseDown,), retry_backoff=5, max_retries=6
 )
@@ -56,3 +56,8 @@ def send_welcome(subscription_id: int) -> None:
 def send_already_subscribed(subscription_id: int) -> None:
     if subscription := _subscription(subscription_id, Subscription.Status.CONFIRMED):
         emails.send_already_subscribed(subscription)
+
+
+@shared_task(name="subscribers.prune_mailbox_quotas")
+def prune_mailbox_quotas() -> int:
+    return mailbox_quota.prune()

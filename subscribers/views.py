@@ -128,7 +128,7 @@ def signup(request: HttpRequest, newsletter_slug: str) -> HttpResponse:
         return _page(request, "too_many.html", newsletter, status=429)
     if request.POST.get("website"):
         # A bot filled the honeypot: tell it what it wants to hear, do nothing.
-        return _page(request, "check_inbox.html", newsletter)
+        return _check_inbox(request, newsletter)
     form = SignupForm(request.POST)
     if not form.is_valid():
         return _page(
@@ -145,13 +145,18 @@ def signup(request: HttpRequest, newsletter_slug: str) -> HttpResponse:
         name=form.cleaned_data["name"],
         consent=_consent(request, "signup"),
     )
-    return _page(request, "check_inbox.html", newsletter)
+    return _check_inbox(request, newsletter)
 
 
 def _allow_mailbox(email: str) -> bool:
     """The per-minute limit per mailbox: ann+1@ and Ann+2@ share ann@'s count."""
     limit = settings.SIGNUP_RATE_PER_EMAIL
     return form_limits.allow("signup-email", addresses.mailbox(email), limit=limit)
+
+
+def _check_inbox(request: HttpRequest, newsletter: Newsletter) -> HttpResponse:
+    wait = int(subscriptions.CONFIRM_AGAIN_AFTER.total_seconds() // 60)
+    return _page(request, "check_inbox.html", newsletter, wait_minutes=wait)
 
 
 # -- confirm -----------------------------------------------------------------
@@ -198,7 +203,7 @@ def confirm_resend(request: HttpRequest, token: str, subscription: Subscription)
     if not _allow_mailbox(subscription.subscriber.email):
         return _page(request, "too_many.html", newsletter, status=429)
     subscriptions.resend_confirmation(subscription)
-    return _page(request, "check_inbox.html", newsletter)
+    return _check_inbox(request, newsletter)
 
 
 # -- unsubscribe -------------------------------------------------------------

@@ -1,15 +1,20 @@
 import re
 import uuid
 from contextlib import contextmanager
+from datetime import timedelta
 from functools import partial
 
 import pytest
 from celery.signals import task_prerun
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+from freezegun import freeze_time
 
-from subscribers.models import Subscriber, Subscription, Suppression
-from subscribers.subscriptions import suppress
+from config.celery import app
+from subscribers.addresses import address_hash
+from subscribers.models import MailboxQuota, Subscriber, Subscription, Suppression
+from subscribers.subscriptions import CONFIRM_AGAIN_AFTER, suppress
 from tests.builders import make_newsletter, make_subscription
 from tests.helpers import link_in, post_committed, sent_to
 
@@ -183,12 +188,39 @@ def test_it_does_the_same_work_and_answers_the_same_page_whatever_the_address_st
     assert "/confirm/" not in note.body
 
 
-def test_it_sends_a_fresh_link_when_asked_again_while_pending(signup, newsletter, mailoutbox):
-    signup({"email": "ann@example.com"})
-    signup({"email": "ann@example.com"})
-    assert len(mailoutbox) == 2
-    assert all(m.subject.startswith("Confirm") for m in mailoutbox)
+def test_it_sends_no_second_confirmation_while_the_first_is_recent(signup, newsletter, mailoutbox):
+    first = signup({"email": "ann@example.com"})
+    again = signup({"email": "ann@example.com"})
+    assert [m.subject for m in mailoutbox] == [CONFIRM]
     assert Subscription.objects.get().status == "pending"
+    assert CSRF.sub(b"", again.content) == CSRF.sub(b"", first.content)
+    assert "Nothing after 10 minutes?" in again.text
+
+    # The reader who lost it gets a fresh link once the first is no longer recent.
+    with freeze_time(timezone.now() + CONFIRM_AGAIN_AFTER + timedelta(seconds=1)):
+        signup({"email": "ann@example.com"})
+    assert [m.subject for m in mailoutbox] == [CONFIRM, CONFIRM]
+
+
+def test_it_sends_one_mailbox_its_daily_share_and_no_more_whoever_asks_from_where(
+    signup, newsletter, settings, mailoutbox
+):
+    """+tag and case variants are one mailbox; a confirmed reader's "already
+    subscribed" note counts too. Past the share the page answers the same."""
+    share = settings.SIGNUP_EMAILS_PER_MAILBOX_PER_DAY
+    make_subscription(newsletter, "ann@example.com", "confirmed")
+    variants = ["ann@example.com"] + [f"Ann+{n}@Example.COM" for n in range(1, share + 1)]
+    pages = [
+        signup({"email": email}, REMOTE_ADDR=f"198.51.100.{n}") for n, email in enumerate(variants)
+    ]
+    assert len({CSRF.sub(b"", page.content) for page in pages}) == 1
+    sent = [m for m in mailoutbox if m.to[0].startswith("ann")]
+    assert [m.subject for m in sent] == [ALREADY] + [CONFIRM] * (share - 1)
+    assert f"ann+{share}@example.com" not in {m.to[0] for m in sent}
+
+    with freeze_time(timezone.now() + timedelta(days=1, seconds=1)):
+        signup({"email": f"ann+{share}@example.com"}, REMOTE_ADDR="192.0.2.1")
+    assert mailoutbox[-1].to == [f"ann+{share}@example.com"]
 
 
 def test_it_makes_an_unsubscribed_reader_confirm_again(signup, newsletter, mailoutbox):
@@ -251,6 +283,17 @@ def test_it_answers_429_with_a_readable_page_to_the_11th_signup_from_one_ip(
 
     other_ip = f"192.0.2.{uuid.uuid4().int % 250}"
     assert signup({"email": f"other-{run}@example.com"}, REMOTE_ADDR=other_ip).status_code == 200
+
+
+def test_it_forgets_a_mailboxs_count_once_its_day_is_over(signup, newsletter, settings):
+    signup({"email": "ann@example.com"})
+    with freeze_time(timezone.now() + timedelta(hours=12)):
+        signup({"email": "bob@example.com"})
+    prune = app.tasks[settings.CELERY_BEAT_SCHEDULE["prune-mailbox-quotas"]["task"]]
+    with freeze_time(timezone.now() + timedelta(days=1, seconds=1)):
+        assert prune.delay().get() == 1
+    [left] = MailboxQuota.objects.all()
+    assert left.mailbox_hash == address_hash("bob@example.com")
 
 
 def test_it_limits_signups_per_mailbox_whatever_the_ip_and_the_tag(
