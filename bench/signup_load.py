@@ -50,11 +50,11 @@ SLUG = "field-notes"
 PATH = f"/subscribe/{SLUG}/"
 
 
-def environment(workers: int) -> dict:
+def environment(workers: int, database: str = DATABASE) -> dict:
     return {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "config.settings",
-        "DATABASE_URL": f"{report.POSTGRES}/{DATABASE}",
+        "DATABASE_URL": f"{report.POSTGRES}/{database}",
         "REDIS_URL": os.getenv("REDIS_URL", "redis://127.0.0.1:6379/0"),
         "VAR_DIR": str(ROOT / "var" / "bench-signup"),
         "CELERY_QUEUE": f"letterpress-bench-signup-{RUN}",
@@ -71,23 +71,27 @@ def environment(workers: int) -> dict:
     }
 
 
-def prepare(env: dict) -> None:
-    """A fresh database with the demo newsletter, migrated."""
-    report.fresh_database(DATABASE)
+def prepare(env: dict, source: Path = ROOT) -> None:
+    """A fresh database with the demo newsletter, migrated (by the app in `source`)."""
+    report.fresh_database(database_of(env))
     script = (
         "import django; django.setup();"
         "from django.core.management import call_command; call_command('migrate', verbosity=0);"
         "from newsletter.management.commands.seed_demo import NEWSLETTER;"
         "from newsletter.models import Newsletter; Newsletter.objects.create(**NEWSLETTER)"
     )
-    subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env, check=True)
+    subprocess.run([sys.executable, "-c", script], cwd=source, env=env, check=True)
 
 
-def start_server(env: dict, workers: int, log: Path) -> subprocess.Popen:
+def database_of(env: dict) -> str:
+    return env["DATABASE_URL"].rsplit("/", 1)[1]
+
+
+def start_server(env: dict, workers: int, log: Path, source: Path = ROOT) -> subprocess.Popen:
     command = [sys.executable, "-m", "gunicorn", "config.wsgi", "--bind", f"{HOST}:{PORT}"]
     command += ["--workers", str(workers), "--worker-class", "sync", "--log-level", "warning"]
     server = subprocess.Popen(
-        command, cwd=ROOT, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT
+        command, cwd=source, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT
     )
     report.wait_until(lambda: request("GET", "/healthz")[0] == 200, timeout=30, what="gunicorn")
     return server
@@ -190,7 +194,7 @@ def cleanup(env: dict) -> None:
     client = redis.Redis.from_url(env["REDIS_URL"])
     for key in client.scan_iter(f"*letterpress-bench-signup-{RUN}*"):
         client.delete(key)
-    report.drop_database(DATABASE)
+    report.drop_database(database_of(env))
 
 
 def main() -> None:

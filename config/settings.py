@@ -201,6 +201,8 @@ CELERY_BEAT_SCHEDULE = {
     "sweep-deliveries": {"task": "newsletter.sweep", "schedule": 60.0},
     # Remind editors of due issues whose draft has no links yet.
     "remind-editors": {"task": "newsletter.send_reminders", "schedule": 3600.0},
+    # Forget the signup email counts of mailboxes whose day is over.
+    "prune-mailbox-quotas": {"task": "subscribers.prune_mailbox_quotas", "schedule": 3600.0},
 }
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 
@@ -285,6 +287,10 @@ STATIC_ROOT = VAR_DIR / "static"
 SIGNUP_RATE_PER_IP = envint("SIGNUP_RATE_PER_IP", 10)
 SIGNUP_RATE_PER_EMAIL = envint("SIGNUP_RATE_PER_EMAIL", 3)
 RATELIMIT_ENABLED = envbool("RATELIMIT_ENABLED", "True")
+# Confirmation and "already subscribed" emails one mailbox may get in a day,
+# whoever asks and from wherever (subscribers.mailbox_quota). Not switched off
+# by RATELIMIT_ENABLED: it protects other people's inboxes, not our servers.
+SIGNUP_EMAILS_PER_MAILBOX_PER_DAY = envint("SIGNUP_EMAILS_PER_MAILBOX_PER_DAY", 5)
 
 LOGGING = {
     "version": 1,

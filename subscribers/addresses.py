@@ -4,6 +4,10 @@ We treat addresses case-insensitively (the local part too: no mail provider
 our readers use distinguishes Ann@ from ann@) and store internationalised
 domains in their ASCII (punycode) form, so `ann@bücher.de` and
 `ANN@xn--bcher-kva.de` are the same subscriber.
+
+Several stored addresses can still reach one mailbox (`ann+news@` and
+`ann@`; at Gmail `a.nn@` and `ann@`): mailbox() names that mailbox, for what
+limits the mail one mailbox gets.
 """
 
 from django.conf import settings
@@ -11,6 +15,10 @@ from django.utils.crypto import salted_hmac
 from email_validator import EmailNotValidError, validate_email
 
 HASH_SALT = "letterpress.subscribers.address-hash"
+
+# Gmail delivers every dotted spelling of a local part to one mailbox, and
+# googlemail.com is the same service: a ten-letter name has 512 spellings.
+DOTS_IGNORED = {"gmail.com": "gmail.com", "googlemail.com": "gmail.com"}
 
 
 class InvalidAddress(ValueError):
@@ -39,6 +47,16 @@ def is_valid(raw: str) -> bool:
     except InvalidAddress:
         return False
     return True
+
+
+def mailbox(email: str) -> str:
+    """The mailbox a normalised address reaches: without its +tag, and at Gmail
+    without dots. A key for counting, never an address to store or to mail."""
+    local, _, domain = email.rpartition("@")
+    local = local.split("+", 1)[0] or local
+    if domain in DOTS_IGNORED:
+        local, domain = local.replace(".", ""), DOTS_IGNORED[domain]
+    return f"{local}@{domain}"
 
 
 def address_hash(email: str, *, secret: str | None = None) -> str:

@@ -54,6 +54,9 @@ class Subscription(models.Model):
     unsubscribed_at = models.DateTimeField(null=True, blank=True)
     reason = models.CharField(max_length=500, blank=True)
     soft_bounces = models.PositiveSmallIntegerField(default=0)
+    # When the last confirmation email was handed to the worker: no new one
+    # goes while it is recent (subscribers.subscriptions.CONFIRM_AGAIN_AFTER).
+    confirmation_sent_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [
@@ -79,3 +82,16 @@ class Suppression(models.Model):
 
     def __str__(self) -> str:
         return f"{self.email_hash[:12]}… ({self.reason})"
+
+
+class MailboxQuota(models.Model):
+    """How many confirmation and "already subscribed" emails one mailbox was sent
+    in its current day (subscribers.mailbox_quota). The mailbox is kept only as
+    a keyed hash; a row is deleted once its day is over."""
+
+    mailbox_hash = models.CharField(max_length=64, unique=True)
+    day_started = models.DateTimeField()
+    sent = models.PositiveSmallIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.mailbox_hash[:12]}… ({self.sent} since {self.day_started:%Y-%m-%d %H:%M})"

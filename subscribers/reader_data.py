@@ -31,6 +31,7 @@ def export(subscriber: Subscriber) -> dict[str, Any]:
                 "newsletter": s.newsletter.name,
                 "status": s.status,
                 "created": s.created,
+                "confirmation_sent_at": s.confirmation_sent_at,
                 "confirmed_at": s.confirmed_at,
                 "unsubscribed_at": s.unsubscribed_at,
                 "reason": s.reason,

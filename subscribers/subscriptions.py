@@ -7,11 +7,15 @@ unsubscribes at the ESP) and the rules of an import. Each is a conditional
 UPDATE where two clicks, two tabs or a webhook could race: the row count says
 who won. Emails are enqueued with transaction.on_commit, so a web request
 never waits for the ESP and a rolled-back change sends nothing.
+
+The signup form hands its request to the worker whole (request_subscription),
+so the page does the same work whatever the address's state and its timing
+tells nothing; subscribe() decides there what goes to the mailbox.
 """
 
 import logging
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta
 from functools import partial
 
 from django.db import transaction
@@ -22,14 +26,16 @@ from kombu.exceptions import OperationalError
 from config.queue import enqueue
 from mail import tokens
 from newsletter.models import Newsletter
-from subscribers import addresses, form_limits
+from subscribers import addresses, form_limits, mailbox_quota
 from subscribers.models import Subscriber, Subscription, Suppression
 
 logger = logging.getLogger(__name__)
 Status = Subscription.Status
 ACTIVE = Subscription.ACTIVE
 
-# Subscriber emails, sent by the worker (subscribers.tasks).
+# The signup form's request, decided by the worker (subscribers.tasks).
+SUBSCRIBE = "subscribers.subscribe"
+# Subscriber emails, sent by the worker.
 SEND_CONFIRM = "subscribers.send_confirm"
 SEND_WELCOME = "subscribers.send_welcome"
 SEND_ALREADY_SUBSCRIBED = "subscribers.send_already_subscribed"
@@ -39,6 +45,11 @@ SEND_READER_LINK = "subscribers.send_reader_link"
 # hour (a fresh link, a confirmation to come back): the reader holds the link,
 # but so may whoever they forwarded an issue to.
 LINK_EMAILS_PER_HOUR = 3
+
+# No new confirmation email while the last one is younger than this (its link
+# lives 7 days): a double click or a bot gets the link already on its way, as
+# does a reader whose inbox is slow (the signup page says to wait this long).
+CONFIRM_AGAIN_AFTER = timedelta(minutes=10)
 
 # Soft bounces in a row (no delivery between) that make a reader bounced.
 SOFT_BOUNCE_LIMIT = 3
@@ -83,9 +94,16 @@ def lift_suppression(email: str) -> None:
 # -- signing up --------------------------------------------------------------
 
 
+def request_subscription(newsletter: Newsletter, *, email: str, name: str, consent: Consent):
+    """The signup form's part: hand the request to the worker (subscribe()),
+    without reading anything about the address."""
+    _after_commit(SUBSCRIBE, newsletter.pk, email, name, asdict(consent))
+
+
 def subscribe(newsletter: Newsletter, *, email: str, name: str = "", consent: Consent) -> str:
     """Double opt-in signup. Says which email goes out: "confirm",
-    "already_subscribed" or "nothing" (the caller must not show the difference).
+    "already_subscribed" or "nothing" (a suppressed or bounced address, a
+    confirmation still recent, a mailbox that had its day's share).
     """
     email = addresses.normalise(email)
     if is_suppressed(email, reasons=BLOCKING_REASONS):
@@ -96,7 +114,9 @@ def subscribe(newsletter: Newsletter, *, email: str, name: str = "", consent: Co
             subscriber=subscriber, newsletter=newsletter
         )
         if subscription.status == Status.CONFIRMED:
-            _after_commit(SEND_ALREADY_SUBSCRIBED, subscription)
+            if not mailbox_quota.take(email):
+                return "nothing"
+            _after_commit(SEND_ALREADY_SUBSCRIBED, subscription.pk)
             return "already_subscribed"
         if subscription.status in (Status.BOUNCED, Status.COMPLAINED):
             return "nothing"
@@ -104,9 +124,7 @@ def subscribe(newsletter: Newsletter, *, email: str, name: str = "", consent: Co
             status=Status.PENDING
         )
         _record_request(subscriber, name=name, consent=consent)
-        # Asking again while pending sends a fresh link (the rate limit caps it).
-        _after_commit(SEND_CONFIRM, subscription)
-    return "confirm"
+        return "confirm" if _send_confirmation(subscription, email) else "nothing"
 
 
 def _record_request(subscriber: Subscriber, *, name: str, consent: Consent) -> None:
@@ -134,8 +152,28 @@ def resend_confirmation(subscription: Subscription) -> bool:
     """A fresh confirmation link (the old one expired); only while still pending."""
     if subscription.status != Status.PENDING:
         return False
-    _after_commit(SEND_CONFIRM, subscription)
-    return True
+    return _send_confirmation(subscription, subscription.subscriber.email)
+
+
+def _send_confirmation(subscription: Subscription, email: str) -> bool:
+    """Every confirmation email goes through here: none while the last one is
+    recent (CONFIRM_AGAIN_AFTER), and none past the mailbox's daily quota."""
+    now = timezone.now()
+    recent = now - CONFIRM_AGAIN_AFTER
+    if subscription.confirmation_sent_at and subscription.confirmation_sent_at > recent:
+        return False
+    if not mailbox_quota.take(email):
+        return False
+    # Conditional: of two requests racing for one subscription, one sends (the
+    # other's share of the quota stays spent: too few emails, never too many).
+    claimed = (
+        Subscription.objects.filter(pk=subscription.pk)
+        .filter(Q(confirmation_sent_at__isnull=True) | Q(confirmation_sent_at__lte=recent))
+        .update(confirmation_sent_at=now)
+    )
+    if claimed:
+        _after_commit(SEND_CONFIRM, subscription.pk)
+    return bool(claimed)
 
 
 def confirm(subscription: Subscription) -> bool:
@@ -153,7 +191,7 @@ def _mark_confirmed(subscription: Subscription, *, allowed_from: list[str]) -> b
     # suppressed this address before (an erasure, an old bounce) is over.
     lift_suppression(subscription.subscriber.email)
     if subscription.newsletter.welcome_enabled:
-        _after_commit(SEND_WELCOME, subscription)
+        _after_commit(SEND_WELCOME, subscription.pk)
     subscription.refresh_from_db(fields=["status", "confirmed_at", "unsubscribed_at", "reason"])
     return True
 
@@ -240,7 +278,7 @@ def _ask_to_confirm(subscription: Subscription, only: Q) -> str:
     if not mine.update(status=Status.PENDING):
         return "nothing"
     subscription.refresh_from_db(fields=["status"])
-    _after_commit(SEND_CONFIRM, subscription)
+    _send_confirmation(subscription, subscription.subscriber.email)
     return "confirm"
 
 
@@ -319,17 +357,18 @@ def email_reader_link(subscriber: Subscriber, *, purpose: str) -> bool:
     return True
 
 
-def _after_commit(task_name: str, subscription: Subscription) -> None:
-    transaction.on_commit(partial(_enqueue, task_name, subscription.pk))
+def _after_commit(task_name: str, *args) -> None:
+    transaction.on_commit(partial(_enqueue, task_name, *args))
 
 
 def _enqueue(task_name: str, *args) -> None:
     """The change is committed either way; with the broker down the reader
-    gets no email (they can ask again) rather than an error page."""
+    gets no email (they can ask again) rather than an error page. (The
+    arguments stay out of the log: a signup's carry the address.)"""
     try:
         enqueue(task_name, *args)
     except OperationalError:
-        logger.exception("Could not enqueue %s%r", task_name, args)
+        logger.exception("Could not enqueue %s", task_name)
 
 
 # -- what the ESP reports ------------------------------------------------------

@@ -1,4 +1,6 @@
-"""Subscriber emails leave from the worker, so signing up stays fast.
+"""Subscriber emails leave from the worker, so signing up stays fast; the
+signup form's request is decided here too, so the page does the same work for
+every address.
 
 Each task re-reads the subscription and sends only if its status still calls
 for that email (a confirmation for a pending one, a welcome for a confirmed
@@ -10,10 +12,13 @@ import smtplib
 
 from anymail.exceptions import AnymailAPIError
 from celery import shared_task
+from django.db import OperationalError as DatabaseDown
 
 from mail.links import READER_PAGES
-from subscribers import emails, subscriptions
+from newsletter.models import Newsletter
+from subscribers import emails, mailbox_quota, subscriptions
 from subscribers.models import Subscriber, Subscription
+from subscribers.subscriptions import Consent
 
 # Worth another try: the ESP or the network hiccuped. A template error is not.
 TRANSIENT = (AnymailAPIError, smtplib.SMTPException, OSError)
@@ -26,6 +31,15 @@ def _subscription(subscription_id: int, status: str) -> Subscription | None:
         .filter(pk=subscription_id, status=status)
         .first()
     )
+
+
+# Safe to run twice: a confirmation sent moments ago is not sent again.
+@shared_task(
+    name=subscriptions.SUBSCRIBE, autoretry_for=(DatabaseDown,), retry_backoff=5, max_retries=6
+)
+def subscribe(newsletter_id: int, email: str, name: str, consent: dict) -> None:
+    if newsletter := Newsletter.objects.filter(pk=newsletter_id).first():
+        subscriptions.subscribe(newsletter, email=email, name=name, consent=Consent(**consent))
 
 
 @shared_task(name=subscriptions.SEND_CONFIRM, **RETRY)
@@ -51,3 +65,8 @@ def send_reader_link(subscriber_id: int, purpose: str) -> None:
     subscriber = Subscriber.objects.filter(pk=subscriber_id).first()
     if subscriber is not None and purpose in READER_PAGES:
         emails.send_reader_link(subscriber, purpose)
+
+
+@shared_task(name="subscribers.prune_mailbox_quotas")
+def prune_mailbox_quotas() -> int:
+    return mailbox_quota.prune()

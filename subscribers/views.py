@@ -18,7 +18,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from mail import tokens
 from mail.text import markdown_html
 from newsletter.models import Newsletter
-from subscribers import form_limits, reader_data, subscriptions
+from subscribers import addresses, form_limits, reader_data, subscriptions
 from subscribers.forms import PreferencesForm, SignupForm, UnsubscribeForm
 from subscribers.models import Subscriber, Subscription
 from subscribers.subscriptions import Consent
@@ -146,23 +146,35 @@ def signup(request: HttpRequest, newsletter_slug: str) -> HttpResponse:
         return _page(request, "too_many.html", newsletter, status=429)
     if request.POST.get("website"):
         # A bot filled the honeypot: tell it what it wants to hear, do nothing.
-        return _page(request, "check_inbox.html", newsletter)
+        return _check_inbox(request, newsletter)
     form = SignupForm(request.POST)
     if not form.is_valid():
         return _page(
             request, "signup.html", newsletter, form=form, description=description, status=400
         )
     email = form.cleaned_data["email"]
-    if not form_limits.allow("signup-email", email, limit=settings.SIGNUP_RATE_PER_EMAIL):
+    if not _allow_mailbox(email):
         return _page(request, "too_many.html", newsletter, status=429)
-    subscriptions.subscribe(
+    # The worker reads the address's state and decides what to mail; the page
+    # reads nothing about it, so neither its body nor its timing reveals it.
+    subscriptions.request_subscription(
         newsletter,
         email=email,
         name=form.cleaned_data["name"],
         consent=_consent(request, "signup"),
     )
-    # The same page whatever the address's state, so it reveals nothing.
-    return _page(request, "check_inbox.html", newsletter)
+    return _check_inbox(request, newsletter)
+
+
+def _allow_mailbox(email: str) -> bool:
+    """The per-minute limit per mailbox: ann+1@ and Ann+2@ share ann@'s count."""
+    limit = settings.SIGNUP_RATE_PER_EMAIL
+    return form_limits.allow("signup-email", addresses.mailbox(email), limit=limit)
+
+
+def _check_inbox(request: HttpRequest, newsletter: Newsletter) -> HttpResponse:
+    wait = int(subscriptions.CONFIRM_AGAIN_AFTER.total_seconds() // 60)
+    return _page(request, "check_inbox.html", newsletter, wait_minutes=wait)
 
 
 # -- confirm -----------------------------------------------------------------
@@ -200,11 +212,10 @@ def confirm(request: HttpRequest, token: str, subscription: Subscription) -> Htt
 def confirm_resend(request: HttpRequest, token: str, subscription: Subscription) -> HttpResponse:
     """A fresh confirmation link for the address in an expired link's signed payload."""
     newsletter = subscription.newsletter
-    email = subscription.subscriber.email
-    if not form_limits.allow("signup-email", email, limit=settings.SIGNUP_RATE_PER_EMAIL):
+    if not _allow_mailbox(subscription.subscriber.email):
         return _page(request, "too_many.html", newsletter, status=429)
     subscriptions.resend_confirmation(subscription)
-    return _page(request, "check_inbox.html", newsletter)
+    return _check_inbox(request, newsletter)
 
 
 # -- unsubscribe -------------------------------------------------------------

@@ -1,7 +1,14 @@
 import pytest
 from django.test import override_settings
 
-from subscribers.addresses import InvalidAddress, address_hash, address_hashes, mask, normalise
+from subscribers.addresses import (
+    InvalidAddress,
+    address_hash,
+    address_hashes,
+    mailbox,
+    mask,
+    normalise,
+)
 
 
 @pytest.mark.parametrize(
@@ -16,6 +23,21 @@ from subscribers.addresses import InvalidAddress, address_hash, address_hashes, 
 )
 def test_it_stores_one_form_per_mailbox(raw, stored):
     assert normalise(raw) == stored
+
+
+@pytest.mark.parametrize(
+    ("raw", "reaches"),
+    [
+        ("Ann+News@Example.com", "ann@example.com"),
+        ("ann+a+b@example.com", "ann@example.com"),
+        ("ann.lee@example.com", "ann.lee@example.com"),
+        ("A.nn.Lee+x@GMail.com", "annlee@gmail.com"),
+        ("ann.lee@googlemail.com", "annlee@gmail.com"),
+        ("+tag@example.com", "+tag@example.com"),
+    ],
+)
+def test_it_names_the_mailbox_an_address_reaches(raw, reaches):
+    assert mailbox(normalise(raw)) == reaches
 
 
 def test_it_treats_unicode_and_punycode_domains_as_the_same_address():

@@ -78,6 +78,19 @@ def test_it_offers_a_fresh_link_when_the_link_expired(client, post, pending, mai
     assert status_of(pending) == "confirmed"
 
 
+def test_a_fresh_link_counts_towards_the_mailboxs_daily_share(post, pending, settings, mailoutbox):
+    with freeze_time(timezone.now() - timedelta(days=8)):
+        old = confirm_path(pending)
+    resend = reverse("confirm_resend", args=[old.split("/")[2]])
+    settings.SIGNUP_EMAILS_PER_MAILBOX_PER_DAY = 1
+    assert post(resend).status_code == 200
+    with freeze_time(timezone.now() + timedelta(hours=1)):
+        response = post(resend)
+    assert response.status_code == 200
+    assert "Check your inbox" in response.text
+    assert len(mailoutbox) == 1
+
+
 def test_it_still_accepts_a_link_just_under_seven_days_old(post, pending):
     with freeze_time(timezone.now() - timedelta(days=6, hours=23)):
         path = confirm_path(pending)

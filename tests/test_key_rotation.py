@@ -61,7 +61,13 @@ def test_the_old_keys_come_from_the_environment(reader, inbox):
     )
     fallbacks = f"older-key-{'z' * 40}, {OLD}"
     result = manage(
-        "shell", "--no-imports", "-c", read, SECRET_KEY=NEW, SECRET_KEY_FALLBACKS=fallbacks
+        "shell",
+        "--no-imports",
+        "-c",
+        read,
+        DEBUG="1",
+        SECRET_KEY=NEW,
+        SECRET_KEY_FALLBACKS=fallbacks,
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == [str(reader.pk), str(inbox["link id"])]
