@@ -1,7 +1,14 @@
-"""The ESP webhook endpoints: anymail's views (mounted under /anymail/ by
-webhook_urlpatterns(), same paths and names), each guarded with the answers
-anymail leaves to Django: 401 without the WEBHOOK_SECRET basic auth, 400 for a
-payload it cannot read, and a request's events applied all or not at all.
+"""The ESP webhook endpoints: anymail's tracking views, mounted under /anymail/
+by webhook_urlpatterns() with anymail's paths and names, each guarded with what
+anymail leaves to us:
+
+- Only the tracking endpoint of the ESP we send through (settings.ESP) answers;
+  every other one is a 404, as if it were not mounted, and all of them are on
+  the local outbox or SMTP. A request is checked, not the URLconf built once, so
+  the ESP is read where the rest of the settings are (anymail reads them per
+  request too). anymail's inbound-mail endpoints are not mounted at all.
+- 401 without the WEBHOOK_SECRET basic auth, 400 for a payload it cannot read,
+  and a request's events applied all or not at all.
 """
 
 import copy
@@ -10,9 +17,11 @@ import logging
 
 from anymail import urls as anymail_urls
 from anymail.exceptions import AnymailConfigurationError, AnymailError
+from anymail.signals import inbound
 from anymail.utils import get_anymail_setting, get_request_basic_auth
+from django.conf import settings
 from django.db import transaction
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.utils.crypto import constant_time_compare
 from django.views.decorators.csrf import csrf_exempt
 
@@ -66,9 +75,11 @@ def _unauthorized() -> HttpResponse:
     return response
 
 
-def guarded_webhook(view):
-    """An anymail webhook view that answers 401 without WEBHOOK_SECRET basic auth,
-    400 for a payload it cannot read, and applies a request's events all or not at all."""
+def guarded_webhook(view, *, esp: str):
+    """An anymail webhook view of this ESP (an EMAIL_BACKEND name: "mailgun",
+    "amazon_ses") that is a 404 unless settings.ESP names it, answers 401 without
+    WEBHOOK_SECRET basic auth, 400 for a payload it cannot read, and applies a
+    request's events all or not at all."""
     view_class = view.view_class
     checked = type(view_class.__name__, (_ReadablePayload, view_class), {})
     inner = checked.as_view(**view.view_initkwargs)
@@ -76,6 +87,8 @@ def guarded_webhook(view):
     @csrf_exempt
     @functools.wraps(inner)
     def guarded(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        if settings.ESP != esp:
+            raise Http404("Webhooks of ESPs we do not send through are not mounted.")
         if request.method == "POST" and not _authorized(request):
             return _unauthorized()
         try:
@@ -92,10 +105,15 @@ def guarded_webhook(view):
 
 
 def webhook_urlpatterns() -> tuple[list, str]:
-    """anymail's URL patterns (same paths and names), each view guarded."""
+    """anymail's tracking URL patterns (same paths and names), each view guarded.
+    Its inbound-mail ones are left out: nothing here reads inbound mail."""
     patterns = []
     for pattern in anymail_urls.urlpatterns:
+        if pattern.callback.view_class.signal is inbound:
+            continue
+        # Named "<esp>_tracking_webhook", or "mandrill_webhook" (tracking and inbound).
+        esp = pattern.name.removesuffix("_webhook").removesuffix("_tracking")
         guarded = copy.copy(pattern)
-        guarded.callback = guarded_webhook(pattern.callback)
+        guarded.callback = guarded_webhook(pattern.callback, esp=esp)
         patterns.append(guarded)
     return patterns, anymail_urls.app_name
