@@ -9,16 +9,23 @@ anymail leaves to us:
   request too). anymail's inbound-mail endpoints are not mounted at all.
 - 401 without the WEBHOOK_SECRET basic auth, 400 for a payload it cannot read,
   and a request's events applied all or not at all.
+- Mailgun signs a timestamp and a token, not the event they come with: a
+  signature whose timestamp is not within minutes of now, or one already
+  accepted with another body, is refused with 406, which Mailgun reads as
+  "do not retry" (WebhookSignature).
 """
 
 import copy
 import functools
+import json
 import logging
+from datetime import UTC, datetime
 
 from anymail import urls as anymail_urls
 from anymail.exceptions import AnymailConfigurationError, AnymailError
 from anymail.signals import inbound
 from anymail.utils import get_anymail_setting, get_request_basic_auth
+from anymail.webhooks.mailgun import MailgunBaseWebhookView
 from django.conf import settings
 from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse
@@ -26,6 +33,7 @@ from django.utils.crypto import constant_time_compare
 from django.views.decorators.csrf import csrf_exempt
 
 from newsletter.engagement.events import MalformedWebhook
+from newsletter.models import WebhookSignature
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +53,11 @@ UNREADABLE = (
 )
 
 
+class RefusedWebhook(Exception):
+    """An authentic-looking request that no retry will make acceptable: answered
+    with 406, so that Mailgun stops retrying it."""
+
+
 class _ReadablePayload:
     """Mixed into anymail's views: a payload anymail cannot read is the sender's fault."""
 
@@ -59,6 +72,35 @@ class _ReadablePayload:
             return super().parse_events(request)
         except (*UNREADABLE, AnymailConfigurationError) as exc:
             raise MalformedWebhook(f"unreadable payload ({type(exc).__name__}: {exc})") from exc
+
+
+class _MailgunSignatureOnce:
+    """Mixed into Mailgun's view: its signature is fresh, and signs one body only."""
+
+    def run_validators(self, request):
+        super().run_validators(request)  # basic auth, and the signature itself
+        if request.content_type == "application/json":
+            block = json.loads(request.body.decode())["signature"]
+        else:  # Mailgun's legacy webhooks post form fields
+            block = request.POST
+        signed_at = datetime.fromtimestamp(float(block["timestamp"]), tz=UTC)
+        if not WebhookSignature.is_fresh(signed_at):
+            raise RefusedWebhook(
+                f"the Mailgun signature was made at {signed_at:%Y-%m-%d %H:%M:%S} UTC, "
+                f"more than {WebhookSignature.MAX_AGE} from now"
+            )
+        if not WebhookSignature.accept(
+            signature=block["signature"], signed_at=signed_at, body=request.body
+        ):
+            raise RefusedWebhook("this Mailgun signature was already used for another event")
+
+
+def _checks(view_class) -> tuple[type, ...]:
+    """What we add to an anymail view, outermost first."""
+    checks = [_ReadablePayload]
+    if issubclass(view_class, MailgunBaseWebhookView):
+        checks.append(_MailgunSignatureOnce)
+    return tuple(checks)
 
 
 def _authorized(request: HttpRequest) -> bool:
@@ -78,10 +120,10 @@ def _unauthorized() -> HttpResponse:
 def guarded_webhook(view, *, esp: str):
     """An anymail webhook view of this ESP (an EMAIL_BACKEND name: "mailgun",
     "amazon_ses") that is a 404 unless settings.ESP names it, answers 401 without
-    WEBHOOK_SECRET basic auth, 400 for a payload it cannot read, and applies a
-    request's events all or not at all."""
+    WEBHOOK_SECRET basic auth, 400 for a payload it cannot read, 406 for a refused
+    one, and applies a request's events all or not at all."""
     view_class = view.view_class
-    checked = type(view_class.__name__, (_ReadablePayload, view_class), {})
+    checked = type(view_class.__name__, (*_checks(view_class), view_class), {})
     inner = checked.as_view(**view.view_initkwargs)
 
     @csrf_exempt
@@ -97,6 +139,9 @@ def guarded_webhook(view, *, esp: str):
         except (MalformedWebhook, AnymailError) as exc:
             log.warning("webhook %s refused: %s", request.path, exc)
             return HttpResponse(f"Bad webhook payload: {exc}\n", status=400)
+        except RefusedWebhook as exc:
+            log.warning("webhook %s refused: %s", request.path, exc)
+            return HttpResponse(f"Webhook refused: {exc}.\n", status=406)
         except AnymailConfigurationError as exc:
             log.warning("webhook %s not configured: %s", request.path, exc)
             return HttpResponse("This webhook is not configured here.\n", status=404)
