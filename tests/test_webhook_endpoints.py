@@ -1,11 +1,15 @@
 """Which ESP webhook endpoints answer: only the tracking endpoint of the ESP the
 installation sends through, none on the local outbox or SMTP; what every one
-answers to JSON nested thousands deep."""
+answers to JSON nested thousands deep; and when the Amazon SES endpoint
+confirms an SNS subscription, a call to AWS (here a loopback stand-in)."""
 
 import base64
 import hashlib
 import hmac
 import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs
 
 import pytest
 from anymail import urls as anymail_urls
@@ -152,3 +156,103 @@ def test_json_nested_thousands_deep_in_a_signed_envelope_is_a_400(
         assert b"unreadable payload (RecursionError" in response.content
     alice.refresh_from_db()
     assert alice.status == Subscription.Status.CONFIRMED
+
+
+# -- Amazon SES: SNS subscriptions ----------------------------------------------------
+
+TOPIC = "arn:aws:sns:eu-west-1:123456789012:letterpress-tracking"
+CONFIRMED = b"""<ConfirmSubscriptionResponse xmlns="http://sns.amazonaws.com/doc/2010-03-31/">
+<ConfirmSubscriptionResult><SubscriptionArn>%s:1</SubscriptionArn></ConfirmSubscriptionResult>
+<ResponseMetadata><RequestId>1</RequestId></ResponseMetadata></ConfirmSubscriptionResponse>"""
+
+
+class AWS(BaseHTTPRequestHandler):
+    """A loopback stand-in for AWS's API and SubscribeURL: it records every request."""
+
+    received: list
+
+    def log_message(self, format, *args):  # noqa: A002
+        pass
+
+    def _record(self) -> None:
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        self.received.append((self.command, self.path, parse_qs(body.decode())))
+        reply = CONFIRMED % TOPIC.encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "text/xml")
+        self.send_header("Content-Length", str(len(reply)))
+        self.end_headers()
+        self.wfile.write(reply)
+
+    do_GET = do_POST = _record
+
+
+@pytest.fixture
+def aws(settings):
+    """AWS calls from anymail's SES webhook go to the stand-in, with test credentials."""
+    received = []
+    server = ThreadingHTTPServer(("127.0.0.1", 0), type("Handler", (AWS,), {"received": received}))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    settings.ANYMAIL = {
+        **settings.ANYMAIL,
+        "WEBHOOK_SECRET": esp_events.SECRET,
+        "AMAZON_SES_CLIENT_PARAMS": {
+            "endpoint_url": url,
+            "aws_access_key_id": "test-key-id",
+            "aws_secret_access_key": "test-secret",
+        },
+    }
+    yield url, received
+    server.shutdown()
+    server.server_close()
+
+
+def subscribe(client, aws_url: str, topic: str = TOPIC):
+    """An SNS SubscriptionConfirmation posted to the SES tracking endpoint."""
+    message = {
+        "Type": "SubscriptionConfirmation",
+        "MessageId": "165545c9-2a5c-472c-8df2-7ff2be2b3b1b",
+        "Token": "confirm-token",
+        "TopicArn": topic,
+        "Message": f"You have chosen to subscribe to the topic {topic}.",
+        "SubscribeURL": f"{aws_url}/?Action=ConfirmSubscription&Token=confirm-token",
+        "Timestamp": "2026-01-01T12:00:00.000Z",
+    }
+    return post(
+        client,
+        "/anymail/amazon_ses/tracking/",
+        json.dumps(message),
+        HTTP_X_AMZ_SNS_MESSAGE_TYPE=message["Type"],
+        HTTP_X_AMZ_SNS_MESSAGE_ID=message["MessageId"],
+    )
+
+
+def test_an_sns_subscription_is_not_confirmed_when_we_send_through_another_esp(
+    client, settings, aws
+):
+    settings.ESP = "mailgun"
+    settings.SES_SNS_TOPICS = [TOPIC]
+    url, received = aws
+    assert subscribe(client, url).status_code == 404
+    assert received == []
+
+
+def test_an_sns_subscription_to_a_topic_not_ours_is_not_confirmed(client, settings, aws):
+    settings.ESP = "amazon_ses"
+    settings.SES_SNS_TOPICS = [TOPIC]
+    url, received = aws
+    response = subscribe(client, url, topic="arn:aws:sns:eu-west-1:666666666666:mallory")
+    assert response.status_code == 400
+    assert b"not listed in SES_SNS_TOPICS" in response.content
+    assert received == []
+
+
+def test_an_sns_subscription_to_our_topic_is_confirmed_with_aws(client, settings, aws):
+    settings.ESP = "amazon_ses"
+    settings.SES_SNS_TOPICS = [TOPIC]
+    url, received = aws
+    assert subscribe(client, url).status_code == 200
+    [(method, _, form)] = received
+    assert (method, form["Action"], form["TopicArn"]) == ("POST", ["ConfirmSubscription"], [TOPIC])
+    assert form["Token"] == ["confirm-token"]

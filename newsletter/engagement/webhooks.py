@@ -13,6 +13,8 @@ anymail leaves to us:
   signature whose timestamp is not within minutes of now, or one already
   accepted with another body, is refused with 406, which Mailgun reads as
   "do not retry" (WebhookSignature).
+- Amazon SES: anymail confirms an SNS subscription by calling AWS; only for a
+  topic listed in SES_SNS_TOPICS.
 """
 
 import copy
@@ -22,9 +24,14 @@ import logging
 from datetime import UTC, datetime
 
 from anymail import urls as anymail_urls
-from anymail.exceptions import AnymailConfigurationError, AnymailError
+from anymail.exceptions import (
+    AnymailConfigurationError,
+    AnymailError,
+    AnymailWebhookValidationFailure,
+)
 from anymail.signals import inbound
 from anymail.utils import get_anymail_setting, get_request_basic_auth
+from anymail.webhooks.amazon_ses import AmazonSESBaseWebhookView
 from anymail.webhooks.mailgun import MailgunBaseWebhookView
 from django.conf import settings
 from django.db import transaction
@@ -95,11 +102,26 @@ class _MailgunSignatureOnce:
             raise RefusedWebhook("this Mailgun signature was already used for another event")
 
 
+class _ConfirmListedTopics:
+    """Mixed into Amazon SES's view: it confirms subscriptions to our own topics only."""
+
+    def auto_confirm_sns_subscription(self, sns_message):
+        topic = sns_message.get("TopicArn")
+        if topic not in settings.SES_SNS_TOPICS:
+            raise AnymailWebhookValidationFailure(
+                f"SNS topic {topic!r} is not listed in SES_SNS_TOPICS: subscription not "
+                "confirmed (confirm it in the SNS console, or list the topic)"
+            )
+        return super().auto_confirm_sns_subscription(sns_message)
+
+
 def _checks(view_class) -> tuple[type, ...]:
     """What we add to an anymail view, outermost first."""
     checks = [_ReadablePayload]
     if issubclass(view_class, MailgunBaseWebhookView):
         checks.append(_MailgunSignatureOnce)
+    if issubclass(view_class, AmazonSESBaseWebhookView):
+        checks.append(_ConfirmListedTopics)
     return tuple(checks)
 
 
