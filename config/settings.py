@@ -218,6 +218,9 @@ ANYMAIL = {
 ANYMAIL["REQUESTS_TIMEOUT"] = float(os.getenv("ESP_TIMEOUT", "30"))
 if os.getenv("WEBHOOK_SECRET"):
     ANYMAIL["WEBHOOK_SECRET"] = os.environ["WEBHOOK_SECRET"]
+# Amazon SES: the SNS topics (ARNs) whose subscription of our tracking webhook
+# is confirmed by itself; one for any other topic is refused.
+SES_SNS_TOPICS = envlist("SES_SNS_TOPICS")
 if ESP == "smtp":
     # Plain SMTP, e.g. a local mail catcher such as mailpit.
     EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"

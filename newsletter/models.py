@@ -1,4 +1,6 @@
+import hashlib
 import zoneinfo
+from datetime import datetime, timedelta
 from email.headerregistry import Address
 
 from django.conf import settings
@@ -402,6 +404,50 @@ class WebhookEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.esp} {self.event_type} {self.event_id}"
+
+
+class WebhookSignature(models.Model):
+    """A Mailgun signature block already accepted, with the body it came with.
+
+    Mailgun signs its timestamp and a random token, not the event: a signature
+    is accepted only within MAX_AGE of its timestamp, and with one body only.
+    Mailgun's own retry of a request carries the same signature and the same
+    body, and changes nothing as its events are applied once (WebhookEvent).
+    Rows are forgotten once their timestamp is too old to be accepted anyway
+    (by the sweeper). The unique signature makes two web processes that take
+    the same one at once agree: the second waits for the first to commit.
+    """
+
+    # Mailgun warns of delays on its side; its retries keep the first timestamp,
+    # so one it makes after a request we failed (10 minutes on) comes too late.
+    MAX_AGE = timedelta(minutes=10)
+
+    signature = models.CharField(max_length=64, unique=True)
+    signed_at = models.DateTimeField(db_index=True)
+    body_sha256 = models.CharField(max_length=64)
+
+    def __str__(self) -> str:
+        return f"{self.signature[:12]}… signed at {self.signed_at:%Y-%m-%d %H:%M:%S}"
+
+    @classmethod
+    def is_fresh(cls, signed_at: datetime, now: datetime | None = None) -> bool:
+        """Within MAX_AGE of now, either way (clocks differ, Mailgun's queue waits)."""
+        return abs((now or timezone.now()) - signed_at) <= cls.MAX_AGE
+
+    @classmethod
+    def accept(cls, *, signature: str, signed_at: datetime, body: bytes) -> bool:
+        """Take a fresh signature for this body; False if it came before with another."""
+        digest = hashlib.sha256(body).hexdigest()
+        seen, _ = cls.objects.get_or_create(
+            signature=signature, defaults={"signed_at": signed_at, "body_sha256": digest}
+        )
+        return seen.body_sha256 == digest
+
+    @classmethod
+    def forget_expired(cls, now: datetime | None = None) -> int:
+        """Forget the signatures is_fresh() would refuse by now; how many."""
+        too_old = (now or timezone.now()) - cls.MAX_AGE
+        return cls.objects.filter(signed_at__lt=too_old).delete()[0]
 
 
 class Click(models.Model):

@@ -5,9 +5,11 @@ import base64
 import hashlib
 import hmac
 import json
+import time
 import uuid
 
 import pytest
+from django.test import override_settings
 
 SECRET = "letterpress:hook-secret"
 SIGNING_KEY = "mailgun-signing-key"
@@ -23,15 +25,21 @@ def webhook_settings(settings):
     }
 
 
-def mailgun_event(event: str, recipient: str, message_id: str, **data) -> dict:
-    """A Mailgun webhook body (JSON, with its HMAC signature block)."""
-    token = uuid.uuid4().hex
-    timestamp = "1767268800"
+def mailgun_signature(timestamp: float | None = None) -> dict:
+    """A signature block as Mailgun makes one: a new token and the time of signing
+    (now unless given), signed together with the signing key."""
+    timestamp = str(int(time.time() if timestamp is None else timestamp))
+    token = uuid.uuid4().hex + uuid.uuid4().hex[:18]  # 50 characters, like Mailgun's
     signature = hmac.new(
         SIGNING_KEY.encode(), f"{timestamp}{token}".encode(), hashlib.sha256
     ).hexdigest()
+    return {"timestamp": timestamp, "token": token, "signature": signature}
+
+
+def mailgun_event(event: str, recipient: str, message_id: str, **data) -> dict:
+    """A Mailgun webhook body (JSON, with a signature block signed just now)."""
     return {
-        "signature": {"timestamp": timestamp, "token": token, "signature": signature},
+        "signature": mailgun_signature(),
         "event-data": {
             "event": event,
             "timestamp": 1767268800.5,
@@ -127,14 +135,23 @@ def postmark_engagement(record_type: str, recipient: str, message_id: str, **ext
     }
 
 
-def _post(client, url: str, body, extra: dict):
+def sending_through(path: str):
+    """Settings of an installation that sends through the ESP owning this webhook
+    path (/anymail/<esp>/...): only that ESP's tracking endpoint answers."""
+    return override_settings(ESP=path.split("/")[2])
+
+
+def _post(client, esp: str, body, extra: dict):
+    """Post as the ESP does, to an installation that sends through it."""
     data = body if isinstance(body, (str, bytes)) else json.dumps(body)
-    return client.post(url, data, content_type="application/json", **extra)
+    url = f"/anymail/{esp}/tracking/"
+    with sending_through(url):
+        return client.post(url, data, content_type="application/json", **extra)
 
 
 def post_mailgun(client, body, **extra):
-    return _post(client, "/anymail/mailgun/tracking/", body, extra)
+    return _post(client, "mailgun", body, extra)
 
 
 def post_postmark(client, body, **extra):
-    return _post(client, "/anymail/postmark/tracking/", body, extra)
+    return _post(client, "postmark", body, extra)

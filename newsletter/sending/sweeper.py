@@ -2,7 +2,8 @@
 loses is put back from the database. It settles rows whose worker died after
 their request may have left (ambiguous: never resent without an editor
 asking), re-enqueues planners and batches that made no progress, and finishes
-issues that are done.
+issues that are done. It also forgets the Mailgun webhook signatures too old
+to be accepted anyway (WebhookSignature).
 """
 
 import logging
@@ -15,7 +16,7 @@ from django.db import transaction
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
-from newsletter.models import Delivery, Issue
+from newsletter.models import Delivery, Issue, WebhookSignature
 from newsletter.sending.lifecycle import (
     enqueue_batch,
     enqueue_planner,
@@ -43,7 +44,8 @@ def sweep(
     lost_after: timedelta = LOST_AFTER,
     stuck_after: timedelta = STUCK_AFTER,
 ) -> dict[str, int]:
-    """Beat, every minute: settle what crashed, re-enqueue what was lost, finish what is done.
+    """Beat, every minute: settle what crashed, re-enqueue what was lost, finish what
+    is done, and forget webhook signatures that have expired.
 
     The thresholds are arguments so that a drill (bench/drill_crash.py) can
     shorten them; stuck_after must stay above the task time limit.
@@ -68,6 +70,7 @@ def sweep(
             found["skipped"] += skip_planned(issue.deliveries.all())
         else:
             found["finished"] += finish_if_done(issue_id=issue.pk)
+    found["forgotten"] += WebhookSignature.forget_expired(now)
     return {name: count for name, count in found.items() if count}
 
 
