@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("newsletter", "0003_lighter_delivery_indexes"),
+        ("newsletter", "0004_link_corrections"),
     ]
 
     operations = [
