@@ -83,7 +83,7 @@ def configure(args) -> None:
             "CACHE_PREFIX": f"letterpress-bench-{RUN}",
             "CELERY_TASK_ALWAYS_EAGER": "False",
             "DEBUG": "False",
-            "SECRET_KEY": f"bench-{uuid.uuid4().hex}",
+            "SECRET_KEY": f"bench-{uuid.uuid4().hex}{uuid.uuid4().hex}",
             "ALLOWED_HOSTS": "bench.example.com",
             "SITE_URL": "https://bench.example.com",
             "LOG_LEVEL": "WARNING",

@@ -61,7 +61,7 @@ def environment(workers: int, database: str = DATABASE) -> dict:
         "CACHE_PREFIX": f"letterpress-bench-signup-{RUN}",
         "CELERY_TASK_ALWAYS_EAGER": "False",
         "DEBUG": "False",
-        "SECRET_KEY": f"bench-{uuid.uuid4().hex}",
+        "SECRET_KEY": f"bench-{uuid.uuid4().hex}{uuid.uuid4().hex}",
         "ALLOWED_HOSTS": HOST,
         "SITE_URL": f"http://{HOST}:{PORT}",
         "HTTPS": "False",  # plain HTTP on loopback: no redirect to https

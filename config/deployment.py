@@ -34,9 +34,20 @@ def site_url_problem(site_url: str, *, email_backend: str, https: bool) -> str |
     return None
 
 
+def secret_key_problem(key: str, public_keys: tuple[str, ...]) -> str | None:
+    """Why `key` may not sign readers' links in production, or None: Django's
+    own bar for a key (check --deploy) is the floor here, not a warning."""
+    if key.strip() in public_keys:
+        return "a published example key: generate your own"
+    if len(key) < 50 or len(set(key)) < 5 or key.startswith("django-insecure-"):
+        return "too weak: use 50 or more random characters"
+    return None
+
+
 def production_problems(
     *,
     secret_key: str,
+    fallback_keys: list[str],
     public_keys: tuple[str, ...],
     allowed_hosts: list[str],
     site_url: str,
@@ -47,10 +58,14 @@ def production_problems(
     problems = []
     if not secret_key:
         problems.append("SECRET_KEY is not set.")
-    elif secret_key in public_keys:
-        problems.append("SECRET_KEY is a published example key: generate your own.")
+    elif problem := secret_key_problem(secret_key, public_keys):
+        problems.append(f"SECRET_KEY is {problem}.")
+    if any(key.strip() in public_keys for key in fallback_keys):
+        problems.append("SECRET_KEY_FALLBACKS holds a published example key.")
     if not allowed_hosts:
         problems.append("ALLOWED_HOSTS is not set (the host names this site answers to).")
+    elif "*" in allowed_hosts:
+        problems.append("ALLOWED_HOSTS is *: name the hosts this site answers to.")
     if not site_url:
         problems.append("SITE_URL is not set (the public address links in emails point to).")
     else:

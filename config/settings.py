@@ -263,6 +263,7 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = envint("DATA_UPLOAD_MAX_MEMORY_SIZE", 10 * 1024 * 
 if not DEBUG:
     _problems = deployment.production_problems(
         secret_key=SECRET_KEY,
+        fallback_keys=SECRET_KEY_FALLBACKS,
         public_keys=PUBLIC_KEYS,
         allowed_hosts=ALLOWED_HOSTS,
         site_url=SITE_URL,

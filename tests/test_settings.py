@@ -4,6 +4,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from config import settings as settings_module
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -31,10 +33,13 @@ def test_with_no_environment_at_all_it_refuses_to_start_and_says_why():
     assert "DEBUG=1 for development" in result.stderr
 
 
-def test_gunicorn_refuses_to_serve_with_no_environment():
+def test_gunicorn_stops_with_the_reason_when_started_with_no_environment():
+    # As the Dockerfile's CMD starts it: no preloading, so each worker loads the
+    # app; a worker that exits would be replaced for ever, one that fails to
+    # boot stops the server.
     gunicorn = str(Path(sys.executable).with_name("gunicorn"))
     result = subprocess.run(
-        [gunicorn, "--check-config", "config.wsgi"],
+        [gunicorn, "config.wsgi", "--bind", "127.0.0.1:0", "--workers", "2"],
         cwd=ROOT,
         env={"PATH": os.environ["PATH"]},
         capture_output=True,
@@ -42,7 +47,8 @@ def test_gunicorn_refuses_to_serve_with_no_environment():
         timeout=60,
     )
     assert result.returncode != 0
-    assert "SECRET_KEY is not set" in result.stdout + result.stderr
+    assert "SECRET_KEY is not set" in result.stderr
+    assert "Worker failed to boot" in result.stderr
 
 
 def test_development_says_so_and_starts_with_the_development_key():
@@ -57,11 +63,22 @@ PRODUCTION = {
 }
 
 
-def test_production_refuses_the_published_keys():
-    for key in (settings_module.DEVELOPMENT_KEY, "change-me-to-50-or-more-random-characters"):
-        result = manage("check", **{**PRODUCTION, "SECRET_KEY": key})
-        assert result.returncode != 0
-        assert "SECRET_KEY is a published example key" in result.stderr
+@pytest.mark.parametrize(
+    "variables, refusal",
+    [
+        ({"SECRET_KEY": settings_module.DEVELOPMENT_KEY}, "SECRET_KEY is a published example key"),
+        ({"SECRET_KEY": settings_module.DEVELOPMENT_KEY + " "}, "published example key"),
+        ({"SECRET_KEY": "change-me-to-50-or-more-random-characters"}, "published example key"),
+        ({"SECRET_KEY": "abc"}, "SECRET_KEY is too weak"),
+        ({"SECRET_KEY": "a" * 60}, "SECRET_KEY is too weak"),
+        ({"SECRET_KEY_FALLBACKS": settings_module.DEVELOPMENT_KEY}, "FALLBACKS holds a published"),
+        ({"ALLOWED_HOSTS": "*"}, "ALLOWED_HOSTS is *"),
+    ],
+)
+def test_production_refuses_keys_and_hosts_that_protect_nothing(variables, refusal):
+    result = manage("check", **{**PRODUCTION, **variables})
+    assert result.returncode != 0
+    assert refusal in result.stderr
 
 
 def test_production_with_an_esp_refuses_a_plain_http_site_url():
