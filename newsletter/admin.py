@@ -25,7 +25,7 @@ from mail.rendering import RenderError
 from newsletter.admin_corrections import CorrectableLinks, CorrectionsAdminMixin
 from newsletter.admin_sending import SendingAdminMixin, local_time
 from newsletter.admin_stats import StatsAdminMixin
-from newsletter.emails import send_test_issue, values_for_address
+from newsletter.emails import TestRefused, send_test_issue, values_for_address
 from newsletter.models import Issue, Link, Newsletter, Section, issue_slug
 from newsletter.rendering import GMAIL_CLIP_BYTES, render_issue
 
@@ -199,6 +199,18 @@ class IssueAdmin(
             return (*fields, *IssueForm.Meta.fields)
         return fields
 
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        issue = self.get_object(request, object_id) if request.method == "POST" else None
+        if issue is not None and not issue.can("edit"):
+            # Everything on the page is read-only: say so, rather than "changed successfully".
+            messages.warning(
+                request,
+                f"#{issue.number} has gone out: its content stays as readers got it. "
+                "A link can be corrected with “Correct this link…”.",
+            )
+            return redirect(reverse("admin:newsletter_issue_change", args=[issue.pk]))
+        return super().change_view(request, object_id, form_url, extra_context)
+
     def has_delete_permission(self, request, obj: Issue | None = None) -> bool:
         editable = obj is None or obj.can("edit")
         return editable and super().has_delete_permission(request, obj)
@@ -283,6 +295,9 @@ class IssueAdmin(
     def send_test(self, request, issue: Issue, to: str) -> bool:
         try:
             send_test_issue(issue, to=to)
+        except TestRefused as exc:
+            messages.error(request, str(exc))
+            return False
         except (AnymailError, smtplib.SMTPException, OSError) as exc:
             messages.error(request, f"The test to {to} was not sent: {exc}")
             return False

@@ -22,6 +22,7 @@ from mail.messages import (
 from mail.rendering import PLACEHOLDERS, render_email
 from newsletter.rendering import render_issue
 from subscribers.models import Subscriber, Subscription
+from subscribers.subscriptions import is_suppressed
 
 
 def issue_message(issue, rendered, *, to: str, values: dict[str, str]) -> AnymailMessage:
@@ -52,8 +53,22 @@ def values_for_address(newsletter, *, to: str) -> dict[str, str]:
     return recipient_values(subscription)
 
 
+class TestRefused(Exception):
+    """A test email to an address that must not get mail from us."""
+
+
 def send_test_issue(issue, *, to: str) -> None:
-    """Exactly the email a reader gets, headers included, through the configured ESP."""
+    """Exactly the email a reader gets, headers included, through the configured
+    ESP; TestRefused for an address that left this newsletter or that bounced,
+    complained or was erased: a test is no way around "never mailed after leaving"."""
+    left = Subscription.objects.filter(
+        newsletter=issue.newsletter,
+        subscriber__email__iexact=to.strip(),
+        status__in=Subscription.LEFT,
+    )
+    # Any spelling of the address: mailboxes ignore the case of the local part.
+    if left.exists() or is_suppressed(to) or is_suppressed(to.strip().lower()):
+        raise TestRefused(f"{to} left this newsletter or cannot be mailed: no test goes there.")
     values = values_for_address(issue.newsletter, to=to)
     issue_message(issue, render_issue(issue), to=to, values=values).send()
 

@@ -286,7 +286,9 @@ def test_an_issue_that_went_out_cannot_be_changed_from_its_page(client, editor, 
 
     page = client.get(change_url(issue)).content.decode()
     assert f'value="{link.url}"' not in page  # shown, not an input
-    client.post(change_url(issue), form_data(fields, sections))
+    answer = client.post(change_url(issue), form_data(fields, sections), follow=True).content
+    assert "has gone out: its content stays as readers got it" in answer.decode()
+    assert "changed successfully" not in answer.decode()
 
     link.refresh_from_db()
     issue.refresh_from_db()

@@ -9,11 +9,14 @@ from mail.messages import recipient_values
 from newsletter.emails import issue_message
 from newsletter.models import Link
 from newsletter.rendering import render_issue
+from subscribers.models import Suppression
+from subscribers.subscriptions import suppress
 from tests.builders import (
     make_authored_issue,
     make_editor,
     make_field_notes_newsletter,
     make_reader,
+    make_subscription,
 )
 
 pytestmark = pytest.mark.django_db
@@ -121,6 +124,19 @@ def test_send_test_refuses_a_bad_address(client, editor, issue, mailgun):
     response = client.post(preview_url(issue), {"to": "not an address"})
     assert response.status_code == 200
     assert "Enter a valid email address." in response.content.decode()
+    assert mailgun.messages == []
+
+
+@pytest.mark.parametrize("status", ["unsubscribed", "bounced", "complained", "suppressed"])
+def test_send_test_never_reaches_a_reader_who_left_or_cannot_be_mailed(
+    client, editor, issue, mailgun, status
+):
+    if status == "suppressed":  # bounced on another newsletter, or erased
+        suppress("gone@example.com", reason=Suppression.BOUNCED)
+    else:
+        make_subscription(issue.newsletter, "gone@example.com", status)
+    response = client.post(preview_url(issue), {"to": "Gone@example.com"}, follow=True)
+    assert "Gone@example.com left this newsletter or cannot be mailed" in response.content.decode()
     assert mailgun.messages == []
 
 
