@@ -1,6 +1,6 @@
 """The embedded default's ESP: every message becomes one .eml file under
-var/outbox/, which the app lists at /outbox/ to staff while DEBUG is on (the
-emails hold readers' addresses and working tokens)."""
+var/outbox/, which the app lists at /outbox/ while DEBUG is on, to staff who
+may see the readers (the emails hold their addresses and working tokens)."""
 
 import uuid
 from email import policy
@@ -9,6 +9,7 @@ from pathlib import Path
 
 from django.conf import settings
 from django.contrib.admin.views.decorators import staff_member_required
+from django.core.exceptions import PermissionDenied
 from django.core.mail.backends.base import BaseEmailBackend
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
@@ -37,9 +38,20 @@ def _outbox_files() -> list[Path]:
     return sorted(folder.glob("*.eml"), reverse=True) if folder.exists() else []
 
 
+# The emails carry readers' addresses and working links: who may see the readers.
+READERS_PERMISSION = "subscribers.view_subscriber"
+
+
 def development_staff_only(view):
-    """404 unless DEBUG is on; then the admin's login for anyone but staff."""
-    staff_view = staff_member_required(view)
+    """404 unless DEBUG is on; then the admin's login for anyone but staff, and
+    403 for staff who may not see the readers."""
+
+    def permitted(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        if not request.user.has_perm(READERS_PERMISSION):
+            raise PermissionDenied
+        return view(request, *args, **kwargs)
+
+    staff_view = staff_member_required(permitted)
 
     def guarded(request: HttpRequest, *args, **kwargs) -> HttpResponse:
         if not settings.DEBUG:

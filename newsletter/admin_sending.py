@@ -24,6 +24,7 @@ from django.utils.formats import date_format
 
 from newsletter import scheduling, sending
 from newsletter.models import Delivery, Issue
+from subscribers.addresses import mask_in_text
 
 SEND_PERMISSION = "newsletter.send_issue"
 VIEW_READERS = "subscribers.view_subscriber"
@@ -128,10 +129,8 @@ class SendingAdminMixin:
             "live": status == S.SENDING,
             "send_at": local_time(issue, issue.send_at),
             "sent_at": local_time(issue, issue.sent_at),
-            "problems": problems.order_by("state", "subscriber_id")[:PROBLEMS_SHOWN],
+            "problems": self._problem_rows(problems, request.user.has_perm(VIEW_READERS)),
             "problem_count": problems.count(),
-            # Addresses only for those who may see the readers; the rest see them masked.
-            "may_see_readers": request.user.has_perm(VIEW_READERS),
             # A button where the issue's status allows its action (Issue.ACTIONS).
             **{f"can_{action}": can_send and issue.can(action) for action in BUTTONS.values()},
             "urls": {
@@ -139,6 +138,22 @@ class SendingAdminMixin:
                 for name in (*self.sending_actions, "progress")
             },
         }
+
+    @staticmethod
+    def _problem_rows(problems, may_see_readers: bool) -> list[dict]:
+        """Addresses only for those who may see the readers, in the reader column
+        and in the ESP's error alike; the rest see them masked."""
+        rows = problems.select_related("subscriber").order_by("state", "subscriber_id")
+        shown = (lambda text: text) if may_see_readers else mask_in_text
+        return [
+            {
+                "reader": shown(d.subscriber.email),
+                "state": d.state,
+                "error": shown(d.error),
+                "attempts": d.attempts,
+            }
+            for d in rows[:PROBLEMS_SHOWN]
+        ]
 
     def sending_progress_view(self, request, issue_id: int):
         issue = self._sending_issue(request, issue_id)

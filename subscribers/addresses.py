@@ -10,6 +10,8 @@ Several stored addresses can still reach one mailbox (`ann+news@` and
 limits the mail one mailbox gets.
 """
 
+import re
+
 from django.conf import settings
 from django.utils.crypto import salted_hmac
 from email_validator import EmailNotValidError, validate_email
@@ -73,6 +75,15 @@ def address_hashes(email: str) -> list[str]:
     so that rotating the key does not forget who was suppressed."""
     secrets = [settings.SECRET_KEY, *getattr(settings, "SECRET_KEY_FALLBACKS", [])]
     return [address_hash(email, secret=secret) for secret in secrets]
+
+
+# Anything shaped like an address inside a text, e.g. an ESP's error message.
+ADDRESS_IN_TEXT = re.compile(r"[^\s<>()\[\]'\",;:]+@[^\s<>()\[\]'\",;:]+")
+
+
+def mask_in_text(text: str) -> str:
+    """`text` with every address in it masked."""
+    return ADDRESS_IN_TEXT.sub(lambda match: mask(match.group()), text)
 
 
 def mask(email: str) -> str:

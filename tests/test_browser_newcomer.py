@@ -35,7 +35,7 @@ def outbox(settings, tmp_path):
 
 
 def test_the_outbox_reads_on_a_phone_with_who_and_what_shown_first(page, live_server, outbox):
-    make_editor(perms=EDITOR_PERMS)
+    make_editor(perms=(*EDITOR_PERMS, "view_subscriber"))
     page.goto(f"{live_server.url}/outbox/")
     # Staff only: the admin's login first, then back to the outbox.
     page.get_by_label("Username").fill("editor")

@@ -1,6 +1,8 @@
 import pytest
 from django.core.mail import EmailMultiAlternatives
 
+from tests.builders import make_editor
+
 
 @pytest.fixture
 def outbox(settings, tmp_path, client, admin_user):
@@ -71,3 +73,7 @@ def test_it_shows_nothing_to_anyone_but_staff(client, outbox, django_user_model)
     client.force_login(reader)
     assert client.get(f"/outbox/{name}").status_code == 302
     assert b"Rich" not in client.get(f"/outbox/{name}", follow=True).content
+    # Staff who may not see the readers: their addresses and links are in there.
+    client.force_login(make_editor(perms=("view_issue",)))
+    assert client.get("/outbox/").status_code == 403
+    assert client.get(f"/outbox/{name}").status_code == 403
