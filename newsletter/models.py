@@ -188,7 +188,10 @@ class Issue(models.Model):
             self.slug = issue_slug(self.number, self.subject)
         if not self._state.adding:
             stored = Issue.objects.filter(pk=self.pk).values(*self.CONTENT_FIELDS, "status").first()
-            if stored and stored["status"] not in self.ACTIONS["edit"][0]:
+            editable = self.ACTIONS["edit"][0]
+            if stored and stored["status"] not in editable and self.status in editable:
+                raise IssueFrozen(self.pk, stored["status"])  # no way back to editing
+            if stored and stored["status"] not in editable:
                 changed = [
                     f
                     for f in self.CONTENT_FIELDS
@@ -239,20 +242,32 @@ def refuse_unless_editable(issue_id: int | None) -> None:
 
 
 class FrozenWithIssue(models.Model):
-    """A part of an issue's content: saved and deleted only while the issue may be edited."""
+    """A part of an issue's content: saved and deleted only while the issue may
+    be edited, the issue it belongs to now and the one it would move to alike
+    (a sent issue's link moved into a draft would leave the sent one changed)."""
+
+    # The lookup from this model to its issue's id, for the row as stored.
+    ISSUE_LOOKUP = ""
 
     class Meta:
         abstract = True
 
     def save(self, *args, **kwargs) -> None:
+        if not self._state.adding:
+            refuse_unless_editable(self.stored_issue_id())
         refuse_unless_editable(self.issue_id_of())
         super().save(*args, **kwargs)
 
     def delete(self, *args, **kwargs):
-        refuse_unless_editable(self.issue_id_of())
+        refuse_unless_editable(self.stored_issue_id())
         return super().delete(*args, **kwargs)
 
+    def stored_issue_id(self) -> int | None:
+        rows = type(self).objects.filter(pk=self.pk)
+        return rows.values_list(self.ISSUE_LOOKUP, flat=True).first()
+
     def issue_id_of(self) -> int | None:
+        """The issue this instance, as it is in memory, belongs to."""
         raise NotImplementedError
 
 
@@ -263,6 +278,8 @@ def issue_slug(number, subject: str) -> str:
 
 
 class Section(FrozenWithIssue):
+    ISSUE_LOOKUP = "issue_id"
+
     issue = models.ForeignKey(Issue, on_delete=models.CASCADE, related_name="sections")
     position = models.PositiveIntegerField(default=0)
     title = models.CharField(max_length=200)
@@ -279,6 +296,8 @@ class Section(FrozenWithIssue):
 
 
 class Link(FrozenWithIssue):
+    ISSUE_LOOKUP = "section__issue_id"
+
     section = models.ForeignKey(Section, on_delete=models.CASCADE, related_name="links")
     position = models.PositiveIntegerField(default=0)
     title = models.CharField(max_length=300)

@@ -57,6 +57,26 @@ def test_no_code_path_can_change_what_readers_got(status):
     assert Section.objects.filter(issue=issue).count() == 1
 
 
+def test_no_way_round_the_freeze_through_a_draft_or_back_to_draft():
+    sent = issue_in("sent", 1)
+    draft = issue_in("draft", 2)
+    link = Link.objects.filter(section__issue=sent).first()
+    section = Section.objects.get(issue=sent)
+
+    link.section = Section.objects.get(issue=draft)  # out of the sent issue, to edit it there
+    with pytest.raises(IssueFrozen):
+        link.save()
+    section.issue = draft
+    with pytest.raises(IssueFrozen):
+        section.save()
+    sent.status = Issue.Status.DRAFT  # and edit it as a draft
+    with pytest.raises(IssueFrozen):
+        sent.save()
+    assert Link.objects.get(pk=link.pk).section.issue_id == sent.pk
+    assert Section.objects.get(pk=section.pk).issue_id == sent.pk
+    assert Issue.objects.get(pk=sent.pk).status == "sent"
+
+
 def test_a_frozen_issue_still_moves_along_its_life():
     issue = issue_in("sending")
     issue.sent_at = issue.created

@@ -15,9 +15,10 @@ from mail.tokens import read_link_token, read_recipient_key
 from newsletter.models import Click, Delivery, Link
 
 
-def record_click(token: str, key: str | None = None) -> str | None:
-    """Count a click and return the link's stored URL; None when the link or its
-    reader key is not one we made (forged, altered, or for another issue).
+def record_click(token: str, key: str | None = None, *, count: bool = True) -> str | None:
+    """Count a click (unless not `count`) and return the link's stored URL; None
+    when the link or its reader key is not one we made (forged, altered, or for
+    another issue).
 
     An empty key is a reader slot nobody filled: a preview or test email, whose
     clicks would only blur the issue's figures, so they are not counted.
@@ -32,8 +33,8 @@ def record_click(token: str, key: str | None = None) -> str | None:
         delivery = Delivery.objects.filter(pk=read_recipient_key(key), issue=issue.pk).first()
         if delivery is None:
             return None
-    if key == "" or not issue.is_public:
-        return link.url  # a test email's or a draft's link
+    if key == "" or not issue.is_public or not count:
+        return link.url  # a test email's or a draft's link, or not a click
     now = timezone.now()
     if not issue.newsletter.per_subscriber_tracking:
         Click.objects.create(link=link, delivery=None, created=now)
