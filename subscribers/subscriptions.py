@@ -128,9 +128,10 @@ def subscribe(newsletter: Newsletter, *, email: str, name: str = "", consent: Co
 
 
 def _record_request(subscriber: Subscriber, *, name: str, consent: Consent) -> None:
-    """Consent record and name, unless the address already proved it is theirs:
-    then a stranger typing it into the form must not rename the reader."""
-    if subscriber.subscriptions.filter(status=Status.CONFIRMED).exists():
+    """Consent record and name, unless the address ever proved it is theirs
+    (a confirmation, even of a newsletter since left): then a stranger typing it
+    into the form must not rename the reader or rewrite their consent."""
+    if subscriber.subscriptions.filter(confirmed_at__isnull=False).exists():
         return
     subscriber.name = name or subscriber.name
     _set_consent(subscriber, consent)
@@ -263,7 +264,9 @@ def _needs_fresh_opt_in(subscription: Subscription) -> bool:
 
 def may_email_from_link(email: str) -> bool:
     """Count one email asked for through a reader's link; False past the hour's cap."""
-    return form_limits.allow("link-email", email, limit=LINK_EMAILS_PER_HOUR, window=3600)
+    return form_limits.allow(
+        "link-email", email, limit=LINK_EMAILS_PER_HOUR, window=3600, always=True
+    )
 
 
 def _ask_to_confirm(subscription: Subscription, only: Q) -> str:

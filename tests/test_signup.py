@@ -231,12 +231,18 @@ def test_it_makes_an_unsubscribed_reader_confirm_again(signup, newsletter, mailo
     assert mailoutbox[0].subject.startswith("Confirm")
 
 
-def test_it_does_not_let_a_stranger_rename_a_confirmed_reader(signup, newsletter):
-    subscription = make_subscription(newsletter, "ann@example.com", "confirmed")
-    Subscriber.objects.filter(pk=subscription.subscriber_id).update(name="Ann")
-    signup({"email": "ann@example.com", "name": "Someone Else"})
+@pytest.mark.parametrize("status", ["confirmed", "unsubscribed", "bounced"])
+def test_it_does_not_let_a_stranger_rename_a_reader_who_once_confirmed(signup, newsletter, status):
+    subscription = make_subscription(
+        newsletter, "ann@example.com", status, confirmed_at=timezone.now()
+    )
+    Subscriber.objects.filter(pk=subscription.subscriber_id).update(
+        name="Ann", consent_ip="198.51.100.7"
+    )
+    signup({"email": "ann@example.com", "name": "Mallory"})
     subscription.subscriber.refresh_from_db()
     assert subscription.subscriber.name == "Ann"
+    assert subscription.subscriber.consent_ip == "198.51.100.7"  # her own, not the stranger's
 
 
 def test_it_sends_nothing_to_a_bounced_address_but_answers_the_same(signup, newsletter, mailoutbox):
