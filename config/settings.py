@@ -257,6 +257,9 @@ if BEHIND_PROXY:
 # own claims). Signup limits and admin lockouts both key on that address.
 TRUSTED_PROXIES = envint("TRUSTED_PROXIES", 1 if BEHIND_PROXY else 0)
 AXES_CLIENT_IP_CALLABLE = "subscribers.form_limits.client_ip"
+# Fetching a URL the app was given (config/outbound.py) reaches public
+# addresses only; FETCH_ALLOW_LOOPBACK=1 also reaches this machine (development).
+FETCH_ALLOW_LOOPBACK = envbool("FETCH_ALLOW_LOOPBACK", "False")
 DATA_UPLOAD_MAX_MEMORY_SIZE = envint("DATA_UPLOAD_MAX_MEMORY_SIZE", 10 * 1024 * 1024)
 
 # Production refuses to start on a configuration that fails open.
