@@ -9,7 +9,7 @@ import pytest
 from django.conf import settings
 
 from tests.fake_esp import MAILGUN_KEY, POSTMARK_TOKEN, FakeESP
-from tests.helpers import AXE, CHROMIUM, Worker, post_committed
+from tests.helpers import AXE, CHROMIUM, Worker, forget_form_limits, post_committed
 
 
 def pytest_report_header(config):
@@ -33,6 +33,14 @@ def fake_esp(fake_esp_server):
     fake_esp_server.reset()
     fake_esp_server.faults.__init__()
     yield fake_esp_server
+
+
+@pytest.fixture(autouse=True)
+def fresh_form_limits():
+    """Every test starts with no form-limit counts: the cache that counts
+    outlives a test, and some limits (a reader's inbox's) stay on whatever
+    RATELIMIT_ENABLED says."""
+    forget_form_limits()
 
 
 @pytest.fixture

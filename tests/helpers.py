@@ -18,6 +18,8 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core import mail
+from django.core.cache import caches
+from django.core.cache.backends.locmem import LocMemCache
 from django.core.management import call_command
 from django.db import connection
 
@@ -348,3 +350,15 @@ def shoot(page, name: str, *, fits_phone: bool = True) -> dict[int, int]:
     if fits_phone:
         assert seen == {1280: 0, 375: 0}, f"{name} scrolls sideways: {seen}"
     return seen
+
+
+def forget_form_limits() -> None:
+    """Drop this test run's form-limit counts (subscribers.form_limits) from the cache."""
+    backend = caches["default"]
+    if isinstance(backend, LocMemCache):
+        backend.clear()  # this process's own memory
+        return
+    # Redis, shared with the broker and other runs: only this run's counters.
+    client = backend._cache.get_client(None, write=True)
+    for key in client.scan_iter(match=backend.make_key("ratelimit:*")):
+        client.delete(key)
