@@ -10,6 +10,7 @@ from django.conf import settings
 
 from tests.fake_esp import MAILGUN_KEY, POSTMARK_TOKEN, FakeESP
 from tests.helpers import AXE, CHROMIUM, Worker, post_committed
+from tests.page_site import PageSite
 
 
 def pytest_report_header(config):
@@ -33,6 +34,15 @@ def fake_esp(fake_esp_server):
     fake_esp_server.reset()
     fake_esp_server.faults.__init__()
     yield fake_esp_server
+
+
+@pytest.fixture
+def pages(settings):
+    """A local site of pages with metadata, the one loopback port the server may fetch."""
+    site = PageSite().start()
+    settings.FETCH_ALLOW_LOOPBACK = [site.server_address[1]]
+    yield site
+    site.stop()
 
 
 @pytest.fixture
