@@ -112,3 +112,16 @@ def inbox_move(*, entries, section: Section) -> list[Link]:
         entry.delete()
         moved.append(link)
     return moved
+
+
+@transaction.atomic
+def links_from_urls(*, section: Section, urls: list[str]) -> list[Link]:
+    """Pasted links at the end of `section`, each to be titled from its page."""
+    last = section.links.aggregate(models.Max("position"))["position__max"] or 0
+    added = []
+    for position, url in enumerate(urls, start=last + 1):
+        link = Link(section=section, position=position, url=url)
+        link.save()
+        fill_later(link)
+        added.append(link)
+    return added
