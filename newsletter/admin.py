@@ -22,6 +22,7 @@ from django.utils.html import format_html
 
 from mail.messages import personalize
 from mail.rendering import RenderError
+from newsletter import admin_curation  # noqa: F401  (registers the link inbox)
 from newsletter.admin_corrections import CorrectableLinks, CorrectionsAdminMixin
 from newsletter.admin_sending import SendingAdminMixin, local_time
 from newsletter.admin_stats import StatsAdminMixin
