@@ -167,8 +167,11 @@ class WritingAdminMixin:
             ]
             return context
         if may_change:
+            may_send = self.has_send_permission(request, issue)  # SendingAdminMixin's
             context["save_first"] = {
-                name: reverse(url, args=[issue.pk]) for name, url in CONTINUE_TO.items()
+                name: reverse(url, args=[issue.pk])
+                for name, url in CONTINUE_TO.items()
+                if name == "preview" or may_send
             }
             context["inbox"] = list(InboxLink.objects.filter(newsletter=issue.newsletter_id))
             context["sections"] = list(issue.sections.all())

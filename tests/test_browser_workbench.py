@@ -68,12 +68,14 @@ def serve(pages) -> dict[str, str]:
     for _, links in ISSUE:
         for path, kind, title, site in links:
             about = f"Notes on {title.lower()}, with examples."
-            html = {
-                "og": lambda: opengraph_page(title, site, about),
-                "json-ld": lambda: json_ld_page(title, site, about),
-                "twitter": lambda: twitter_page(title, about),
-                "title": lambda: plain_page(title, about),
-            }[kind]()
+            if kind == "og":
+                html = opengraph_page(title, site, about)
+            elif kind == "json-ld":
+                html = json_ld_page(title, site, about)
+            elif kind == "twitter":
+                html = twitter_page(title, about)
+            else:
+                html = plain_page(title, about)
             urls[path] = pages.add(path, html)
     return urls
 
@@ -214,6 +216,6 @@ def test_an_editor_builds_the_reference_issue_in_few_actions(page, site, pages):
     page.go_back()
     page.get_by_label("Subject").fill("The subject that goes out")
     page.get_by_role("link", name="Send now…").click()
-    page.wait_for_url(f"**/sending/send/")
+    page.wait_for_url("**/sending/send/")
     issue.refresh_from_db()
     assert issue.subject == "The subject that goes out" and issue.status == Issue.Status.DRAFT
