@@ -22,9 +22,17 @@ from django.utils.html import format_html
 
 from mail.messages import personalize
 from mail.rendering import RenderError
+from newsletter import admin_curation  # noqa: F401  (registers the link inbox)
 from newsletter.admin_corrections import CorrectableLinks, CorrectionsAdminMixin
 from newsletter.admin_sending import SendingAdminMixin, local_time
 from newsletter.admin_stats import StatsAdminMixin
+from newsletter.admin_writing import (
+    FilledFromPage,
+    LinkFromPage,
+    SectionForm,
+    VersionedIssueForm,
+    WritingAdminMixin,
+)
 from newsletter.emails import TestRefused, send_test_issue, values_for_address
 from newsletter.models import Issue, Link, Newsletter, Section, issue_slug
 from newsletter.rendering import GMAIL_CLIP_BYTES, render_issue
@@ -68,7 +76,7 @@ class NewsletterAdmin(admin.ModelAdmin):
         return f"{week} {day} of the month, {obj.cadence_time:%H:%M} {obj.time_zone}"
 
 
-class LinkForm(forms.ModelForm):
+class LinkForm(FilledFromPage, forms.ModelForm):
     # "example.com/x" becomes https://example.com/x; the model still refuses non-http(s).
     url = forms.URLField(
         label="URL",
@@ -79,10 +87,10 @@ class LinkForm(forms.ModelForm):
 
     class Meta:
         model = Link
-        fields = ("title", "source", "url", "commentary", "position")
+        fields = ("url", "commentary", "title", "source", "position")
         widgets = {
-            "title": forms.TextInput(attrs={"size": 70}),
-            "source": forms.TextInput(attrs={"size": 30, "placeholder": "e.g. MDN Web Docs"}),
+            "title": forms.TextInput(attrs={"size": 50, "placeholder": "from the page"}),
+            "source": forms.TextInput(attrs={"size": 25, "placeholder": "from the page"}),
             "commentary": SHORT_TEXT,
         }
         help_texts = {"source": ""}
@@ -118,6 +126,7 @@ class FrozenOnceSent:
 
 # Drag a section or link by its header to reorder; `position` is kept in a hidden field.
 class LinkInline(
+    LinkFromPage,
     CorrectableLinks,
     FrozenOnceSent,
     nested_admin.SortableHiddenMixin,
@@ -126,16 +135,19 @@ class LinkInline(
     model = Link
     form = LinkForm
     extra = 0
-    fields = ("title", "url", "commentary", "source", "position")
+    # URL and commentary first: title and source come from the page.
+    fields = ("url", "commentary", ("title", "source"), "from_the_page", "position")
+    readonly_fields = ("from_the_page", *CorrectableLinks.readonly_fields)
 
 
 class SectionInline(
     FrozenOnceSent, nested_admin.SortableHiddenMixin, nested_admin.NestedStackedInline
 ):
     model = Section
+    form = SectionForm
     title = "Sections · drag a section or a link by its title bar to reorder"
     extra = 0
-    fields = ("title", "intro", "position")
+    fields = ("title", "paste", "intro", "position")
     formfield_overrides = {
         models.CharField: {"widget": forms.TextInput(attrs={"size": 60})},
         models.TextField: {"widget": SHORT_TEXT},
@@ -143,7 +155,7 @@ class SectionInline(
     inlines = [LinkInline]
 
 
-class IssueForm(forms.ModelForm):
+class IssueForm(VersionedIssueForm, forms.ModelForm):
     class Meta:
         model = Issue
         fields = ("newsletter", "number", "slug", "subject", "preheader", "intro", "sign_off")
@@ -172,7 +184,11 @@ def preview_document(html: str) -> str:
 
 @admin.register(Issue)
 class IssueAdmin(
-    CorrectionsAdminMixin, StatsAdminMixin, SendingAdminMixin, nested_admin.NestedModelAdmin
+    WritingAdminMixin,
+    CorrectionsAdminMixin,
+    StatsAdminMixin,
+    SendingAdminMixin,
+    nested_admin.NestedModelAdmin,
 ):
     form = IssueForm
     list_display = ("newsletter", "number", "subject", "status", "send_date")

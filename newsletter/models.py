@@ -2,6 +2,7 @@ import hashlib
 import zoneinfo
 from datetime import datetime, timedelta
 from email.headerregistry import Address
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -300,21 +301,59 @@ class Link(FrozenWithIssue):
 
     section = models.ForeignKey(Section, on_delete=models.CASCADE, related_name="links")
     position = models.PositiveIntegerField(default=0)
-    title = models.CharField(max_length=300)
+    # Blank until filled in from the page (newsletter.curation.filling) or by the editor.
+    title = models.CharField(max_length=300, blank=True)
     url = models.URLField("URL", max_length=2000, validators=[validate_http_url])
     commentary = models.TextField(blank=True, max_length=10000, help_text="Markdown.")
     source = models.CharField(max_length=100, blank=True, help_text="e.g. “Google AI blog”.")
+    summary = models.TextField(blank=True, max_length=1000, editable=False)
+    page_error = models.CharField(max_length=300, blank=True, editable=False)
 
     class Meta:
         ordering = ["position", "id"]
 
     def __str__(self) -> str:
-        return self.title
+        return self.shown_title
+
+    @property
+    def shown_title(self) -> str:
+        """What readers see as the link's title: the page's host until it has one."""
+        return self.title or urlsplit(self.url).hostname or self.url
 
     def issue_id_of(self) -> int | None:
         if self.section_id is None:
             return None
         return Section.objects.filter(pk=self.section_id).values_list("issue_id", flat=True).first()
+
+
+class InboxLink(models.Model):
+    """A link collected for a newsletter during the month (bookmarklet, `add_link`,
+    a paste), waiting to be moved into an issue. One entry per page: `url_key`
+    is the digest of its canonical form (newsletter.curation.urls)."""
+
+    newsletter = models.ForeignKey(Newsletter, on_delete=models.CASCADE, related_name="inbox")
+    url = models.URLField("URL", max_length=2000, validators=[validate_http_url])
+    url_key = models.CharField(max_length=64, editable=False)
+    note = models.TextField(blank=True, max_length=2000, help_text="Your note for later.")
+    title = models.CharField(max_length=300, blank=True)
+    source = models.CharField(max_length=100, blank=True)
+    summary = models.TextField(blank=True, max_length=1000)
+    page_error = models.CharField(max_length=300, blank=True, editable=False)
+    page_fetched_at = models.DateTimeField(null=True, blank=True, editable=False)
+    added_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    added_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-added_at", "-id"]
+        verbose_name = "inbox link"
+        constraints = [
+            models.UniqueConstraint(fields=["newsletter", "url_key"], name="inbox_link_once"),
+        ]
+
+    def __str__(self) -> str:
+        return self.title or self.url
 
 
 class LinkCorrection(models.Model):

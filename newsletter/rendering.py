@@ -76,7 +76,7 @@ def _checked(where: str, obj, exclude: list[str]) -> None:
 def _link_context(link, where: str) -> dict:
     _checked(where, link, exclude=["section", "position"])
     return {
-        "title": text.plain(link.title),
+        "title": text.plain(link.shown_title),
         "url": link.url,
         "href": link_href(link),
         "source": text.plain(link.source),

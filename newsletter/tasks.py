@@ -10,6 +10,7 @@ import logging
 from celery import shared_task
 
 from newsletter import scheduling, sending
+from newsletter.curation import filling
 
 log = logging.getLogger(__name__)
 
@@ -46,3 +47,13 @@ def sweep() -> dict[str, int]:
 @shared_task(name="newsletter.send_reminders")
 def send_reminders() -> list[int]:
     return [issue.pk for issue in scheduling.send_reminders()]
+
+
+@shared_task(name=filling.FILL_LINK_TASK)
+def fill_link(link_id: int, url: str) -> str:
+    return filling.fill_link(link_id=link_id, url=url)
+
+
+@shared_task(name=filling.FILL_INBOX_TASK)
+def fill_inbox_link(inbox_link_id: int, url: str) -> str:
+    return filling.fill_inbox_link(inbox_link_id=inbox_link_id, url=url)

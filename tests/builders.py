@@ -219,7 +219,7 @@ def add_engagement(issue: Issue) -> None:
 
 EDITOR_PERMS = tuple(
     f"{action}_{model}"
-    for model in ("issue", "section", "link")
+    for model in ("issue", "section", "link", "inboxlink")
     for action in ("view", "add", "change", "delete")
 )
 

@@ -10,6 +10,7 @@ from django.conf import settings
 
 from tests.fake_esp import MAILGUN_KEY, POSTMARK_TOKEN, FakeESP
 from tests.helpers import AXE, CHROMIUM, Worker, forget_form_limits, post_committed
+from tests.page_site import PageSite
 
 
 def pytest_report_header(config):
@@ -41,6 +42,15 @@ def fresh_form_limits():
     outlives a test, and some limits (a reader's inbox's) stay on whatever
     RATELIMIT_ENABLED says."""
     forget_form_limits()
+
+
+@pytest.fixture
+def pages(settings):
+    """A local site of pages with metadata, the one loopback port the server may fetch."""
+    site = PageSite().start()
+    settings.FETCH_ALLOW_LOOPBACK = [site.server_address[1]]
+    yield site
+    site.stop()
 
 
 @pytest.fixture
