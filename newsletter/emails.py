@@ -1,8 +1,9 @@
 """The issue emails: one message per reader, or one for an ESP batch with
 per-recipient values, and the editors' reminder. Test sends use the same path
-as readers' copies; every message is made by mail.messages."""
+as readers' copies, "[Test]" in the subject; every message is made by mail.messages."""
 
 import zoneinfo
+from dataclasses import replace
 
 from anymail.message import AnymailMessage
 from django.conf import settings
@@ -53,6 +54,10 @@ def values_for_address(newsletter, *, to: str) -> dict[str, str]:
     return recipient_values(subscription)
 
 
+# Test sends say so in the subject, so nobody takes one for the real issue.
+TEST_SUBJECT_PREFIX = "[Test] "
+
+
 class TestRefused(Exception):
     """A test email to an address that must not get mail from us."""
 
@@ -70,7 +75,9 @@ def send_test_issue(issue, *, to: str) -> None:
     if left.exists() or is_suppressed(to) or is_suppressed(to.strip().lower()):
         raise TestRefused(f"{to} left this newsletter or cannot be mailed: no test goes there.")
     values = values_for_address(issue.newsletter, to=to)
-    issue_message(issue, render_issue(issue), to=to, values=values).send()
+    rendered = render_issue(issue)
+    rendered = replace(rendered, subject=TEST_SUBJECT_PREFIX + rendered.subject)
+    issue_message(issue, rendered, to=to, values=values).send()
 
 
 def batch_message(

@@ -10,11 +10,15 @@ from django.db import models
 from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.text import slugify
 from django.utils.translation import gettext_lazy as _
 
 from mail.text import markdown_html
 from newsletter.validators import validate_http_url
+
+# How an issue's date is written everywhere readers see it (Issue.date_text).
+ISSUE_DATE_FORMAT = "j F Y"
 
 hex_colour = RegexValidator(r"^#[0-9a-fA-F]{6}$", "Use a colour like #1a73e8.")
 
@@ -218,8 +222,19 @@ class Issue(models.Model):
 
     @property
     def date(self):
-        """The date readers associate with the issue: when it went out, or is planned to."""
-        return self.sent_at or self.send_at
+        """The date readers associate with the issue: when its send started (one
+        value for the whole send, a long one past midnight included), or when it
+        is planned to."""
+        return self.started_at or self.sent_at or self.send_at
+
+    @property
+    def date_text(self) -> str:
+        """The issue's date as its email, web page, archive and feed all show it:
+        "30 November 2026", in the newsletter's time zone."""
+        if self.date is None:
+            return ""
+        local = self.date.astimezone(zoneinfo.ZoneInfo(self.newsletter.time_zone))
+        return date_format(local, ISSUE_DATE_FORMAT)
 
 
 class IssueFrozen(Exception):

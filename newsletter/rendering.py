@@ -23,7 +23,7 @@ from newsletter.models import Issue, Newsletter
 GMAIL_CLIP_BYTES = 102 * 1000
 
 # Bump when the issue templates change shape, so cached renders are dropped.
-TEMPLATE_VERSION = 3
+TEMPLATE_VERSION = 4
 CACHE_SECONDS = 7 * 24 * 3600
 
 
@@ -133,7 +133,11 @@ def issue_context(issue) -> dict:
 def _cache_key(issue) -> str:
     """Changes whenever the issue, its sections or links, or its newsletter change."""
     # The dates too: scheduling may set them with an update() that leaves `updated` alone.
-    updated = Issue.objects.filter(pk=issue.pk).values_list("updated", "send_at", "sent_at").first()
+    updated = (
+        Issue.objects.filter(pk=issue.pk)
+        .values_list("updated", "send_at", "started_at", "sent_at")
+        .first()
+    )
     newsletter = Newsletter.objects.filter(pk=issue.newsletter_id).values().first()
     siblings = list(Newsletter(pk=issue.newsletter_id).siblings.values_list("slug", "name"))
     fingerprint = repr((TEMPLATE_VERSION, updated, newsletter, siblings, settings.SITE_URL))
