@@ -25,7 +25,8 @@ from mail.rendering import RenderError
 from newsletter.admin_corrections import CorrectableLinks, CorrectionsAdminMixin
 from newsletter.admin_sending import SendingAdminMixin, local_time
 from newsletter.admin_stats import StatsAdminMixin
-from newsletter.emails import TestRefused, send_test_issue, values_for_address
+from newsletter.curation.preflight import preflight
+from newsletter.emails import TestRefused, send_test_issue, sent_html_bytes, values_for_address
 from newsletter.models import Issue, Link, Newsletter, Section, issue_slug
 from newsletter.rendering import GMAIL_CLIP_BYTES, render_issue
 
@@ -275,7 +276,7 @@ class IssueAdmin(
 
         values = values_for_address(issue.newsletter, to=request.user.email or "")
         html = personalize(rendered.html, values)
-        size = len(html.encode())
+        size = sent_html_bytes(issue, rendered)  # with a reader's own links, as Gmail counts it
         context = {
             **self.admin_site.each_context(request),
             "opts": self.opts,
@@ -289,6 +290,7 @@ class IssueAdmin(
             "clip_kb": GMAIL_CLIP_BYTES / 1000,
             "clipped": size > GMAIL_CLIP_BYTES,
             "form": form,
+            "report": preflight(issue),
         }
         return TemplateResponse(request, "admin/newsletter/issue/preview.html", context)
 

@@ -85,15 +85,24 @@ def _link_context(link, where: str) -> dict:
     }
 
 
+def section_place(section, number: int) -> str:
+    """How an editor is told where something is: "Section 2 'Research'"."""
+    return f"Section {number} '{section.title}'" if section.title else f"Section {number}"
+
+
+def link_place(section_where: str, number: int) -> str:
+    return f"{section_where} → link {number}"
+
+
 def _section_context(section, number: int) -> dict:
-    where = f"Section {number} '{section.title}'" if section.title else f"Section {number}"
+    where = section_place(section, number)
     _checked(where, section, exclude=["issue", "position"])
     return {
         "title": text.plain(section.title),
         "intro_html": text.markdown_html(section.intro),
         "intro_text": text.markdown_text(section.intro),
         "links": [
-            _link_context(link, f"{where} → link {n}")
+            _link_context(link, link_place(where, n))
             for n, link in enumerate(section.links.all(), start=1)
         ],
     }

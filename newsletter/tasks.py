@@ -10,6 +10,7 @@ import logging
 from celery import shared_task
 
 from newsletter import scheduling, sending
+from newsletter.curation import link_checks
 
 log = logging.getLogger(__name__)
 
@@ -46,3 +47,8 @@ def sweep() -> dict[str, int]:
 @shared_task(name="newsletter.send_reminders")
 def send_reminders() -> list[int]:
     return [issue.pk for issue in scheduling.send_reminders()]
+
+
+@shared_task(name=link_checks.CHECK_TASK)
+def check_links(urls: list[str]) -> int:
+    return len(link_checks.check_urls(urls))
