@@ -4,6 +4,16 @@ import django.utils.timezone
 from django.db import migrations, models
 
 
+def mark_auto_drafts(apps, schema_editor):
+    """Drafts made before auto_drafted existed: those still called like the
+    placeholder draft_next_issue gives them ("ML Monthly #8")."""
+    Issue = apps.get_model("newsletter", "Issue")
+    drafts = Issue.objects.filter(status__in=("draft", "scheduled")).select_related("newsletter")
+    for issue in drafts:
+        if issue.subject == f"{issue.newsletter.name} #{issue.number}":
+            Issue.objects.filter(pk=issue.pk).update(auto_drafted=True)
+
+
 class Migration(migrations.Migration):
 
     dependencies = [
@@ -40,4 +50,5 @@ class Migration(migrations.Migration):
             name='test_sent_at',
             field=models.DateTimeField(blank=True, editable=False, null=True),
         ),
+        migrations.RunPython(mark_auto_drafts, migrations.RunPython.noop),
     ]
