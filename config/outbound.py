@@ -33,6 +33,14 @@ class Refused(Exception):
     """Not fetched, and why, in words an editor can act on."""
 
 
+class NotPublic(Refused):
+    """Refused before connecting: the address is not one the server may reach."""
+
+
+class TooLarge(Refused):
+    """The server answered, with a body over MAX_BYTES (left unread)."""
+
+
 @dataclass
 class Fetched:
     url: str  # where the last hop was (after redirects)
@@ -92,7 +100,7 @@ def checked_target(url: str) -> tuple[str, str, int, str]:
     for address in addresses:
         problem = address_problem(address, port)
         if problem:
-            raise Refused(f"{host}: {problem}")
+            raise NotPublic(f"{host}: {problem}")
     return parts.scheme, host, port, addresses[0]
 
 
@@ -156,7 +164,7 @@ def _read_capped(response, deadline: float) -> bytes:
         for chunk in response.stream(64 * 1024):
             size += len(chunk)
             if size > MAX_BYTES:
-                raise Refused(f"the page is larger than {MAX_BYTES // (1024 * 1024)} MB")
+                raise TooLarge(f"the page is larger than {MAX_BYTES // (1024 * 1024)} MB")
             if time.monotonic() > deadline:
                 raise Refused(f"no answer within {TIMEOUT_SECONDS:.0f} s")
             chunks.append(chunk)

@@ -167,3 +167,22 @@ def html_to_text(safe_html: str) -> str:
 def markdown_text(source: str) -> str:
     """The plain-text reading of a Markdown field, links spelled out."""
     return html_to_text(markdown_html(source))
+
+
+class _LinkFinder(HTMLParser):
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.hrefs: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        href = (dict(attrs).get("href") or "") if tag == "a" else ""
+        if href.startswith(("http://", "https://")):
+            self.hrefs.append(href)
+
+
+def markdown_links(source: str) -> list[str]:
+    """The http(s) links a Markdown field carries, as its email shows them, in order."""
+    finder = _LinkFinder()
+    finder.feed(markdown_html(source))
+    finder.close()
+    return list(dict.fromkeys(finder.hrefs))

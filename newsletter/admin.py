@@ -33,7 +33,8 @@ from newsletter.admin_writing import (
     VersionedIssueForm,
     WritingAdminMixin,
 )
-from newsletter.emails import TestRefused, send_test_issue, values_for_address
+from newsletter.curation.preflight import preflight
+from newsletter.emails import TestRefused, send_test_issue, sent_html_bytes, values_for_address
 from newsletter.models import Issue, Link, Newsletter, Section, issue_slug
 from newsletter.rendering import GMAIL_CLIP_BYTES, render_issue
 
@@ -291,7 +292,7 @@ class IssueAdmin(
 
         values = values_for_address(issue.newsletter, to=request.user.email or "")
         html = personalize(rendered.html, values)
-        size = len(html.encode())
+        size = sent_html_bytes(issue, rendered)  # with a reader's own links, as Gmail counts it
         context = {
             **self.admin_site.each_context(request),
             "opts": self.opts,
@@ -305,6 +306,7 @@ class IssueAdmin(
             "clip_kb": GMAIL_CLIP_BYTES / 1000,
             "clipped": size > GMAIL_CLIP_BYTES,
             "form": form,
+            "report": preflight(issue),
         }
         return TemplateResponse(request, "admin/newsletter/issue/preview.html", context)
 

@@ -23,6 +23,7 @@ from django.utils import timezone
 from django.utils.formats import date_format
 
 from newsletter import scheduling, sending
+from newsletter.curation import preflight
 from newsletter.models import Delivery, Issue
 from subscribers.addresses import mask_in_text
 
@@ -236,5 +237,7 @@ class SendingAdminMixin:
             "progress": sending.issue_progress(issue=issue),
             "change_url": reverse("admin:newsletter_issue_change", args=[issue.pk]),
             "action_url": request.path,
+            # Before a send or a schedule: what the pre-flight found (blockers hide the button).
+            "report": preflight.preflight(issue) if action in ("schedule", "send") else None,
         }
         return TemplateResponse(request, "admin/newsletter/issue/sending_confirm.html", context)

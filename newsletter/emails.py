@@ -1,11 +1,13 @@
 """The issue emails: one message per reader, or one for an ESP batch with
 per-recipient values, and the editors' reminder. Test sends use the same path
-as readers' copies; every message is made by mail.messages."""
+as readers' copies, "[Test]" in the subject; every message is made by mail.messages."""
 
 import zoneinfo
+from dataclasses import replace
 
 from anymail.message import AnymailMessage
 from django.conf import settings
+from django.db.models import Count, Max
 from django.urls import reverse
 from django.utils import timezone
 
@@ -20,6 +22,8 @@ from mail.messages import (
     recipient_values,
 )
 from mail.rendering import PLACEHOLDERS, render_email
+from mail.tokens import recipient_key
+from newsletter.models import Delivery, Issue
 from newsletter.rendering import render_issue
 from subscribers.models import Subscriber, Subscription
 from subscribers.subscriptions import is_suppressed
@@ -53,6 +57,31 @@ def values_for_address(newsletter, *, to: str) -> dict[str, str]:
     return recipient_values(subscription)
 
 
+def longest_reader_values(newsletter) -> dict[str, str]:
+    """Per-recipient values as long as any reader's in the next send: the
+    highest subscription, subscriber and delivery ids make the longest tokens."""
+    confirmed = Subscription.objects.filter(
+        newsletter=newsletter, status=Subscription.Status.CONFIRMED
+    )
+    top = confirmed.aggregate(s=Max("pk"), p=Max("subscriber_id"), n=Count("pk"))
+    subscription = Subscription(
+        pk=top["s"] or 1, newsletter=newsletter, subscriber=Subscriber(pk=top["p"] or 1)
+    )
+    last_delivery = Delivery.objects.aggregate(d=Max("pk"))["d"] or 0
+    values = recipient_values(subscription)
+    values["recipient_key"] = recipient_key(last_delivery + max(top["n"], 1))
+    return values
+
+
+def sent_html_bytes(issue, rendered) -> int:
+    """The size of the HTML the longest reader's copy will have (Gmail's clip counts it)."""
+    return len(personalize(rendered.html, longest_reader_values(issue.newsletter)).encode())
+
+
+# Test sends say so in the subject, so nobody takes one for the real issue.
+TEST_SUBJECT_PREFIX = "[Test] "
+
+
 class TestRefused(Exception):
     """A test email to an address that must not get mail from us."""
 
@@ -70,7 +99,13 @@ def send_test_issue(issue, *, to: str) -> None:
     if left.exists() or is_suppressed(to) or is_suppressed(to.strip().lower()):
         raise TestRefused(f"{to} left this newsletter or cannot be mailed: no test goes there.")
     values = values_for_address(issue.newsletter, to=to)
-    issue_message(issue, render_issue(issue), to=to, values=values).send()
+    digest = issue.content_digest()  # before rendering: a later edit makes it stale, not current
+    rendered = render_issue(issue)
+    rendered = replace(rendered, subject=TEST_SUBJECT_PREFIX + rendered.subject)
+    issue_message(issue, rendered, to=to, values=values).send()
+    # Without touching `updated` (a test is no edit): the pre-flight compares digests.
+    issue.test_sent_at, issue.test_digest = timezone.now(), digest
+    Issue.objects.filter(pk=issue.pk).update(test_sent_at=issue.test_sent_at, test_digest=digest)
 
 
 def batch_message(

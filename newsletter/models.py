@@ -11,11 +11,15 @@ from django.db import models
 from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.text import slugify
 from django.utils.translation import gettext_lazy as _
 
 from mail.text import markdown_html
 from newsletter.validators import validate_http_url
+
+# How an issue's date is written everywhere readers see it (Issue.date_text).
+ISSUE_DATE_FORMAT = "j F Y"
 
 hex_colour = RegexValidator(r"^#[0-9a-fA-F]{6}$", "Use a colour like #1a73e8.")
 
@@ -143,6 +147,11 @@ class Issue(models.Model):
     started_at = models.DateTimeField(null=True, blank=True, editable=False)
     planned_at = models.DateTimeField(null=True, blank=True, editable=False)
     reminder_sent_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # Pre-flight (newsletter.curation.preflight): made by draft_next_issue, whose
+    # subject is a placeholder; and the content a test last went out with.
+    auto_drafted = models.BooleanField(default=False, editable=False)
+    test_sent_at = models.DateTimeField(null=True, blank=True, editable=False)
+    test_digest = models.CharField(max_length=64, blank=True, editable=False)
 
     objects = IssueQuerySet.as_manager()
 
@@ -219,8 +228,35 @@ class Issue(models.Model):
 
     @property
     def date(self):
-        """The date readers associate with the issue: when it went out, or is planned to."""
-        return self.sent_at or self.send_at
+        """The date readers associate with the issue: when its send started (one
+        value for the whole send, a long one past midnight included), or when it
+        is planned to."""
+        return self.started_at or self.sent_at or self.send_at
+
+    @property
+    def date_text(self) -> str:
+        """The issue's date as its email, web page, archive and feed all show it:
+        "30 November 2026", in the newsletter's time zone."""
+        if self.date is None:
+            return ""
+        local = self.date.astimezone(zoneinfo.ZoneInfo(self.newsletter.time_zone))
+        return date_format(local, ISSUE_DATE_FORMAT)
+
+    def placeholder_subject(self) -> str:
+        """The subject an automatic draft starts with: not one to send."""
+        return f"{self.newsletter.name} #{self.number}"
+
+    def content_digest(self) -> str:
+        """Changes whenever what readers would get changes: the issue's content
+        fields, its sections and their links, as stored now."""
+        fields = Issue.objects.filter(pk=self.pk).values_list(*self.CONTENT_FIELDS).first()
+        sections = list(self.sections.values_list("pk", "position", "title", "intro"))
+        links = list(
+            Link.objects.filter(section__issue=self.pk)
+            .order_by("section_id", "position", "pk")
+            .values_list("section_id", "position", "title", "url", "commentary", "source")
+        )
+        return hashlib.sha256(repr((fields, sections, links)).encode()).hexdigest()
 
 
 class IssueFrozen(Exception):
@@ -438,6 +474,37 @@ class Delivery(models.Model):
         Delivery.objects.filter(
             Q(**{f"{field}__isnull": True}) | Q(**{f"{field}__gt": when}), pk=self.pk
         ).update(**{field: when})
+
+
+class LinkCheck(models.Model):
+    """What a URL answered when the pre-flight last asked (newsletter.curation.link_checks).
+
+    In the database rather than the cache: the worker checks and the web
+    process shows, and the embedded default's cache is per process; a row also
+    says that a check is under way. A result is used for an hour.
+    """
+
+    class Outcome(models.TextChoices):
+        OK = "ok"
+        REDIRECT = "redirect"
+        DEAD = "dead"
+        NOT_PUBLIC = "not_public", "not a public address"
+
+    url_sha256 = models.CharField(max_length=64, unique=True)
+    url = models.TextField()
+    requested_at = models.DateTimeField(default=timezone.now)
+    checked_at = models.DateTimeField(null=True, blank=True)
+    outcome = models.CharField(max_length=10, choices=Outcome, blank=True)
+    status = models.PositiveSmallIntegerField(null=True, blank=True)  # the last HTTP answer
+    final_url = models.TextField(blank=True)  # where redirects end
+    reason = models.CharField(max_length=300, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.url}: {self.outcome or 'checking'}"
+
+    @staticmethod
+    def key(url: str) -> str:
+        return hashlib.sha256(url.encode()).hexdigest()
 
 
 # -- Engagement: ESP webhooks, clicks, reader feedback -------------------------

@@ -23,7 +23,7 @@ from newsletter.models import Issue, Newsletter
 GMAIL_CLIP_BYTES = 102 * 1000
 
 # Bump when the issue templates change shape, so cached renders are dropped.
-TEMPLATE_VERSION = 3
+TEMPLATE_VERSION = 4
 CACHE_SECONDS = 7 * 24 * 3600
 
 
@@ -85,15 +85,24 @@ def _link_context(link, where: str) -> dict:
     }
 
 
+def section_place(section, number: int) -> str:
+    """How an editor is told where something is: "Section 2 'Research'"."""
+    return f"Section {number} '{section.title}'" if section.title else f"Section {number}"
+
+
+def link_place(section_where: str, number: int) -> str:
+    return f"{section_where} → link {number}"
+
+
 def _section_context(section, number: int) -> dict:
-    where = f"Section {number} '{section.title}'" if section.title else f"Section {number}"
+    where = section_place(section, number)
     _checked(where, section, exclude=["issue", "position"])
     return {
         "title": text.plain(section.title),
         "intro_html": text.markdown_html(section.intro),
         "intro_text": text.markdown_text(section.intro),
         "links": [
-            _link_context(link, f"{where} → link {n}")
+            _link_context(link, link_place(where, n))
             for n, link in enumerate(section.links.all(), start=1)
         ],
     }
@@ -133,7 +142,11 @@ def issue_context(issue) -> dict:
 def _cache_key(issue) -> str:
     """Changes whenever the issue, its sections or links, or its newsletter change."""
     # The dates too: scheduling may set them with an update() that leaves `updated` alone.
-    updated = Issue.objects.filter(pk=issue.pk).values_list("updated", "send_at", "sent_at").first()
+    updated = (
+        Issue.objects.filter(pk=issue.pk)
+        .values_list("updated", "send_at", "started_at", "sent_at")
+        .first()
+    )
     newsletter = Newsletter.objects.filter(pk=issue.newsletter_id).values().first()
     siblings = list(Newsletter(pk=issue.newsletter_id).siblings.values_list("slug", "name"))
     fingerprint = repr((TEMPLATE_VERSION, updated, newsletter, siblings, settings.SITE_URL))

@@ -70,12 +70,15 @@ def draft_next_issue(*, issue: Issue) -> Issue | None:
     after = max(d for d in (issue.send_at, issue.sent_at, timezone.now()) if d is not None)
     try:
         with transaction.atomic():
-            return Issue.objects.create(
+            draft = Issue(
                 newsletter=newsletter,
                 number=number,
-                subject=f"{newsletter.name} #{number}",
                 send_at=next_send_at(newsletter, after=after),
+                auto_drafted=True,  # its subject is a placeholder the pre-flight refuses
             )
+            draft.subject = draft.placeholder_subject()
+            draft.save()
+            return draft
     except IntegrityError:
         return None  # drafted meanwhile by someone else
 

@@ -10,7 +10,7 @@ import logging
 from celery import shared_task
 
 from newsletter import scheduling, sending
-from newsletter.curation import filling
+from newsletter.curation import filling, link_checks
 
 log = logging.getLogger(__name__)
 
@@ -57,3 +57,8 @@ def fill_link(link_id: int, url: str) -> str:
 @shared_task(name=filling.FILL_INBOX_TASK)
 def fill_inbox_link(inbox_link_id: int, url: str) -> str:
     return filling.fill_inbox_link(inbox_link_id=inbox_link_id, url=url)
+
+
+@shared_task(name=link_checks.CHECK_TASK)
+def check_links(urls: list[str]) -> int:
+    return len(link_checks.check_urls(urls))

@@ -85,7 +85,7 @@ class IssueFeed(Feed):
             return plain(issue.preheader)
 
     def item_pubdate(self, issue: Issue):
-        return issue.sent_at or issue.updated
+        return issue.date or issue.updated  # the date its email and page show
 
     def item_updateddate(self, issue: Issue):
         return issue.updated

@@ -1,6 +1,7 @@
 """The suite's fixtures and pytest hooks; what they and the tests share
 besides fixtures is in tests/helpers.py, their data in tests/builders.py."""
 
+import ipaddress
 import os
 from functools import partial
 from pathlib import Path
@@ -8,6 +9,7 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
+from config import outbound
 from tests.fake_esp import MAILGUN_KEY, POSTMARK_TOKEN, FakeESP
 from tests.helpers import AXE, CHROMIUM, Worker, forget_form_limits, post_committed
 from tests.page_site import PageSite
@@ -51,6 +53,21 @@ def pages(settings):
     settings.FETCH_ALLOW_LOOPBACK = [site.server_address[1]]
     yield site
     site.stop()
+
+
+@pytest.fixture(autouse=True)
+def no_outside_dns(monkeypatch):
+    """There is no outside world in the tests: a name does not resolve (a link
+    check of https://example.org/ says so at once) unless a test answers for it
+    (tests/test_outbound.py's resolving()); literal addresses are themselves."""
+
+    def resolve(host: str, port: int) -> list[str]:
+        try:
+            return [str(ipaddress.ip_address(host))]
+        except ValueError:
+            raise outbound.Refused(f"{host} does not resolve (no DNS in the tests)") from None
+
+    monkeypatch.setattr(outbound, "resolve", resolve)
 
 
 @pytest.fixture

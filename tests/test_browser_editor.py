@@ -135,7 +135,7 @@ def test_it_takes_an_issue_from_empty_form_to_scheduled(page, site, mailgun):
     page.get_by_role("button", name="Send test").click()
     page.get_by_text("Test of #3 sent to proof@example.com.").wait_for()
     [test] = mailgun.messages_to("proof@example.com")
-    assert test.subject == "Small models, careful measures"
+    assert test.subject == "[Test] Small models, careful measures"
     assert len(mailgun.messages) == 1
 
     # Schedule it for 09:30 on 2 March next year, in the newsletter's time zone.

@@ -105,7 +105,8 @@ def test_send_test_puts_exactly_one_real_email_into_the_esp(client, editor, issu
     values = recipient_values(reader)
     issue_message(issue, render_issue(issue), to="reader@example.com", values=values).send()
     subscriber = mailgun.messages_to("reader@example.com")[0]
-    assert test.subject == subscriber.subject == "Issue number 1"
+    assert subscriber.subject == "Issue number 1"
+    assert test.subject == "[Test] Issue number 1"  # nobody takes a test for the real one
     assert test.html != subscriber.html
     assert without_recipient_links(test.html) == without_recipient_links(subscriber.html)
     assert without_recipient_links(test.text) == without_recipient_links(subscriber.text)

@@ -136,7 +136,7 @@ def test_it_renders_again_when_the_send_date_is_set_without_a_save():
     issue = make_authored_issue(make_field_notes_newsletter(), sections=1, links=1)
     assert "ISSUE #1<" in render_issue(issue).html.replace("</div>", "<")
     Issue.objects.filter(pk=issue.pk).update(send_at="2031-03-04T09:00:00Z")
-    assert "ISSUE #1 · MARCH 2031" in render_issue(issue).html
+    assert "ISSUE #1 · 4 MARCH 2031" in render_issue(issue).html
 
 
 @pytest.mark.django_db

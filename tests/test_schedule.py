@@ -92,7 +92,7 @@ def test_a_scheduled_issue_starts_at_its_send_time_and_not_before(
     assert issue.sent_at == send_at
     assert mailgun.recipients() == emails_of(readers)
     # Rendered (for the checks) before it had a date; the email shows its month.
-    assert "ISSUE #7 · APRIL 2025" in mailgun.messages[0].html
+    assert "ISSUE #7 · 1 APRIL 2025" in mailgun.messages[0].html
 
     following = Issue.objects.get(newsletter=newsletter, number=8)
     assert following.status == Issue.Status.DRAFT
@@ -139,5 +139,5 @@ def test_an_unscheduled_issue_sent_now_is_dated_today(mailgun, django_capture_on
 
     issue.refresh_from_db()
     assert issue.send_at == issue.sent_at == utc(2025, 3, 25, 10)
-    assert "ISSUE #9 · MARCH 2025" in mailgun.messages[0].html
+    assert "ISSUE #9 · 25 MARCH 2025" in mailgun.messages[0].html
     assert Issue.objects.get(newsletter=newsletter, number=10).send_at == utc(2025, 4, 1, 8)

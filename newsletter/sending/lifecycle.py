@@ -6,7 +6,7 @@ Work for the workers is enqueued by task name (config.queue), after commit.
 """
 
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import partial
 
 from django.db import transaction
@@ -14,10 +14,8 @@ from django.db.models import Exists, Max, OuterRef
 from django.utils import timezone
 
 from config.queue import enqueue
-from mail.links import site_url_refusal
-from mail.rendering import RenderError
+from newsletter.curation import preflight
 from newsletter.models import Delivery, Issue
-from newsletter.rendering import render_issue
 from newsletter.scheduling import draft_next_issue
 
 log = logging.getLogger(__name__)
@@ -56,15 +54,17 @@ def _refuse(issue: Issue, doing: str) -> SendingError:
 
 
 def _check_sendable(issue: Issue) -> None:
-    """Refuse before the status moves: links readers could not safely use, or
-    an issue that does not render."""
-    refusal = site_url_refusal()
-    if refusal:
-        raise SendingError(f"Issue #{issue.number} cannot be sent: {refusal}")
-    try:
-        render_issue(issue)
-    except RenderError as exc:
-        raise SendingError(f"Issue #{issue.number} cannot be sent yet. {exc}") from exc
+    """Refuse before the status moves: the pre-flight's blockers (an empty or
+    placeholder issue, one that does not render or would be clipped, links
+    readers could not safely use). An issue no send may leave from is left to
+    the move, which says so: a status that cannot send now never can again."""
+    may_leave = Issue.objects.filter(pk=issue.pk, status__in=Issue.ACTIONS["send_now"][0])
+    if not may_leave.exists():
+        return
+    found = preflight.blockers(issue)
+    if found:
+        listed = "; ".join(str(finding) for finding in found)
+        raise SendingError(f"Issue #{issue.number} cannot be sent: {listed}")
 
 
 def issue_schedule(*, issue: Issue, send_at: datetime, now: datetime | None = None) -> None:
@@ -151,14 +151,33 @@ def resend(*, issue: Issue, states: tuple[str, ...] = (State.AMBIGUOUS, State.FA
     return len(ids)
 
 
+# The beat asks for an issue's link checks this long before its time, and waits
+# this long past it for those that have not answered.
+LINK_CHECK_AHEAD = timedelta(minutes=5)
+LINK_CHECK_WAIT = timedelta(minutes=3)
+
+
 def start_due_issues(*, now: datetime | None = None) -> list[Issue]:
-    """Beat, every minute: start scheduled issues whose time has come."""
+    """Beat, every minute: start scheduled issues whose time has come, once
+    their link checks have answered (or LINK_CHECK_WAIT has passed); what the
+    pre-flight warns of goes to the log."""
     now = now or timezone.now()
     started = []
+    soon = Issue.objects.filter(
+        status=Status.SCHEDULED, send_at__gt=now, send_at__lte=now + LINK_CHECK_AHEAD
+    )
+    for issue in soon:
+        preflight.request_link_checks(issue)
     due = Issue.objects.filter(status=Status.SCHEDULED, send_at__lte=now).select_related(
         "newsletter"
     )
     for issue in due:
+        report = preflight.preflight(issue)
+        if report.checking and now - issue.send_at < LINK_CHECK_WAIT:
+            log.info("Issue %s is due; waiting for %s link checks", issue.pk, report.checking)
+            continue
+        for finding in report.warnings:
+            log.warning("Issue %s goes out with a warning: %s", issue.pk, finding)
         try:
             if issue_start(issue=issue):
                 started.append(issue)
