@@ -61,8 +61,9 @@ class Faults:
     seed: int = 1234
     # Addresses refused outright (Mailgun 400 for the whole call, Postmark 422).
     reject: frozenset[str] = frozenset()
-    # Addresses answered 503 for as long as they are listed: a retry for those only.
+    # Addresses answered 503 (or 429, with Retry-After) for as long as they are listed.
     unavailable: frozenset[str] = frozenset()
+    unavailable_status: int = 503
 
 
 @dataclass
@@ -221,6 +222,10 @@ class _Handler(BaseHTTPRequestHandler):
         if api:  # the answers of the ESP's API, not of /_stats and friends
             self.esp.responses[status] += 1
 
+    def _too_many(self) -> None:
+        retry_after = {"Retry-After": str(self.esp.faults.retry_after)}
+        self._reply(429, {"message": "Too many requests"}, retry_after)
+
     def do_GET(self):  # noqa: N802
         if self.path == "/_stats":
             self._reply(200, self.esp.stats(), api=False)
@@ -262,11 +267,7 @@ class _Handler(BaseHTTPRequestHandler):
         if fault == "5xx":
             return self._reply(503, {"message": "Service temporarily unavailable"})
         if fault == "429":
-            return self._reply(
-                429,
-                {"message": "Too many requests"},
-                {"Retry-After": str(esp.faults.retry_after)},
-            )
+            return self._too_many()
         try:
             messages = parse(self.headers.get("Content-Type", ""), body, esp.keep_bodies)
         except (ValueError, KeyError) as exc:
@@ -275,6 +276,8 @@ class _Handler(BaseHTTPRequestHandler):
         if refused:
             return self._reply(*_refusal(self.path, refused[0]))
         if any(m.to in esp.faults.unavailable for m in messages):
+            if esp.faults.unavailable_status == 429:
+                return self._too_many()
             return self._reply(503, {"message": "Service temporarily unavailable"})
         esp._accept(messages)
         if fault == "timeout":
