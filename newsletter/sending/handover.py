@@ -16,7 +16,7 @@ from typing import NamedTuple
 from django.conf import settings
 from django.core.mail import get_connection
 from django.db import transaction
-from django.db.models import F
+from django.db.models import Case, CharField, F, Value, When
 from django.utils import timezone
 
 from mail.links import ReaderLinks
@@ -278,7 +278,7 @@ class Handover:
         except Exception as exc:
             self.handle_error(list(readers), exc)
             return
-        self.record(message, by_email, whole_claim=True)
+        self.record([(message, by_email)], whole_claim=True)
 
     def batch_message(self, api: BatchAPI, readers: dict[int, Reader]):
         """The one message for these readers, and delivery id by address."""
@@ -322,35 +322,41 @@ class Handover:
         requests are in flight; each set of answers in one transaction."""
         while answers := flights.answers(block=flights.busy > until):
             with transaction.atomic():
-                for (pk, email), message, error in answers:
-                    if error is None:
-                        self.record(message, {email: pk})
-                    else:
+                for (pk, _), _, error in answers:
+                    if error is not None:
                         self.handle_error([pk], error)
+                taken = [(m, {email: pk}) for (pk, email), m, error in answers if error is None]
+                self.record(taken)
 
-    def record(self, message, by_email: dict[str, int], *, whole_claim: bool = False) -> None:
+    def record(self, answered: list[tuple[object, dict[str, int]]], *, whole_claim=False) -> None:
         """Mark rows sent with the ESP's message id, or failed if it refused the
-        address. whole_claim: these are all the rows this run holds, so when they
-        share one outcome no list of ids is needed."""
-        now = timezone.now()
-        status = getattr(message, "anymail_status", None)
-        outcomes: dict[tuple[str, str], list[int]] = {}
-        if status is None or not status.recipients:  # not an anymail backend: the outbox
-            outcomes[State.SENT, getattr(message, "outbox_id", "")] = list(by_email.values())
-        else:
+        address: the answers to one or more requests (message, delivery id by
+        address), one UPDATE per outcome. whole_claim: these are all the rows this
+        run holds, so when they share one outcome no list of ids is needed."""
+        sent: dict[int, str] = {}
+        failed: dict[str, list[int]] = {}
+        for message, by_email in answered:
+            status = getattr(message, "anymail_status", None)
             for email, pk in by_email.items():
+                if status is None or not status.recipients:  # not an anymail backend: the outbox
+                    sent[pk] = getattr(message, "outbox_id", "")
+                    continue
                 own = status.recipients.get(email) or status.recipients.get(email.lower())
                 if own is not None and own.status in ("invalid", "rejected", "failed", "bounced"):
-                    outcome = (State.FAILED, f"The ESP answered “{own.status}”.")
+                    failed.setdefault(f"The ESP answered “{own.status}”.", []).append(pk)
                 else:
-                    outcome = (State.SENT, str((own.message_id if own else None) or "")[:255])
-                outcomes.setdefault(outcome, []).append(pk)
-        for (state, detail), ids in outcomes.items():
-            if state == State.SENT:
-                fields = {"message_id": detail, "sent_at": now}
-            else:
-                fields = {"error": detail}
-            self.settle(None if whole_claim and len(outcomes) == 1 else ids, state, **fields)
+                    sent[pk] = str((own.message_id if own else None) or "")[:255]
+        whole = whole_claim and len(failed) + bool(sent) == 1
+        if sent:
+            message_id = each_its_own(sent)
+            self.settle(
+                None if whole else list(sent),
+                State.SENT,
+                message_id=message_id,
+                sent_at=timezone.now(),
+            )
+        for reason, ids in failed.items():
+            self.settle(None if whole else ids, State.FAILED, error=reason)
 
     def handle_error(self, ids: list[int], exc: BaseException) -> None:
         """What a failed request means for its rows: failed, ambiguous, or not
@@ -373,3 +379,10 @@ class Handover:
         self.handed.difference_update(ids)
         if self.later is None or later.countdown > self.later.countdown:
             self.later = later
+
+
+def each_its_own(values: dict[int, str]):
+    """A column's new value for rows by id: one for all, or each row's own in one UPDATE."""
+    if len(set(values.values())) == 1:
+        return next(iter(values.values()))
+    return Case(*(When(pk=pk, then=Value(v)) for pk, v in values.items()), output_field=CharField())
