@@ -216,6 +216,9 @@ ANYMAIL = {
     if key.startswith("ANYMAIL_")
 }
 ANYMAIL["REQUESTS_TIMEOUT"] = float(os.getenv("ESP_TIMEOUT", "30"))
+# Requests at the ESP at once per worker process, on the one-message-per-reader
+# path (ESPs without a batch API, and SMTP): each its own connection.
+ESP_CONCURRENCY = max(1, envint("ESP_CONCURRENCY", 16))
 if os.getenv("WEBHOOK_SECRET"):
     ANYMAIL["WEBHOOK_SECRET"] = os.environ["WEBHOOK_SECRET"]
 # Amazon SES: the SNS topics (ARNs) whose subscription of our tracking webhook

@@ -21,6 +21,7 @@ import base64
 import json
 import random
 import re
+import sys
 import threading
 import time
 import uuid
@@ -56,10 +57,13 @@ class Faults:
     timeout: float = 0.0
     retry_after: int = 1
     stall_seconds: float = 5.0
-    latency: float = 0.0
+    latency: float = 0.0  # seconds before each API answer, as a real ESP takes
     seed: int = 1234
     # Addresses refused outright (Mailgun 400 for the whole call, Postmark 422).
     reject: frozenset[str] = frozenset()
+    # Addresses answered 503 (or 429, with Retry-After) for as long as they are listed.
+    unavailable: frozenset[str] = frozenset()
+    unavailable_status: int = 503
 
 
 @dataclass
@@ -72,6 +76,9 @@ class FakeESP:
     first_call_at: float | None = None
     last_accept_at: float | None = None
     responses: Counter = field(default_factory=Counter)
+    # API requests being answered right now, and the most there were at once.
+    in_flight: int = 0
+    peak_in_flight: int = 0
 
     def __post_init__(self):
         self._lock = threading.Lock()
@@ -83,8 +90,7 @@ class FakeESP:
     # -- lifecycle ---------------------------------------------------------
     def start(self, port: int = 0) -> FakeESP:
         handler = type("Handler", (_Handler,), {"esp": self})
-        self._server = ThreadingHTTPServer(("127.0.0.1", port), handler)
-        self._server.daemon_threads = True
+        self._server = _Server(("127.0.0.1", port), handler)
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
         return self
 
@@ -112,6 +118,7 @@ class FakeESP:
             self.messages.clear()
             self.responses.clear()
             self.calls = self._messages = self._twice = 0
+            self.in_flight = self.peak_in_flight = 0
             self.first_call_at = self.last_accept_at = None
 
     # -- queries used by tests ---------------------------------------------
@@ -134,6 +141,7 @@ class FakeESP:
                 "messages": self._messages,
                 "duplicates": self._twice,  # recipients who got more than one
                 "responses": {str(k): v for k, v in self.responses.items()},
+                "peak_in_flight": self.peak_in_flight,
                 "first_call_at": self.first_call_at,
                 "last_accept_at": self.last_accept_at,
             }
@@ -164,13 +172,37 @@ class FakeESP:
     def _note_call(self) -> None:
         with self._lock:
             self.calls += 1
+            self.in_flight += 1
+            self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
             if self.first_call_at is None:
                 self.first_call_at = time.monotonic()
 
+    def _note_answered(self) -> None:
+        with self._lock:
+            self.in_flight -= 1
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    # Senders open many connections at once; the default backlog of 5 drops
+    # their SYNs, each retried a second later.
+    request_queue_size = 128
+
+    def handle_error(self, request, client_address):
+        # A sender killed mid-request (as the tests do) is no error of the fake's.
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
+
 
 class _Handler(BaseHTTPRequestHandler):
+    """HTTP/1.1 with keep-alive. Each answer leaves in one write (the writer is
+    buffered, flushed once per request) with Nagle off: written as headers then
+    body, the body waited for the client's delayed ACK, ~40 ms a request."""
+
     esp: FakeESP
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True
+    wbufsize = -1  # buffered: BaseHTTPRequestHandler flushes after each request
 
     def log_message(self, format, *args):  # noqa: A002 - quiet by default
         pass
@@ -186,8 +218,13 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header(key, value)
         self.end_headers()
         self.wfile.write(data)
+        self.wfile.flush()
         if api:  # the answers of the ESP's API, not of /_stats and friends
             self.esp.responses[status] += 1
+
+    def _too_many(self) -> None:
+        retry_after = {"Retry-After": str(self.esp.faults.retry_after)}
+        self._reply(429, {"message": "Too many requests"}, retry_after)
 
     def do_GET(self):  # noqa: N802
         if self.path == "/_stats":
@@ -206,6 +243,13 @@ class _Handler(BaseHTTPRequestHandler):
             esp.reset()
             return self._reply(200, {"reset": True}, api=False)
         esp._note_call()
+        try:
+            self._answer_api(body)
+        finally:
+            esp._note_answered()
+
+    def _answer_api(self, body: bytes) -> None:
+        esp = self.esp
         if esp.faults.latency:
             time.sleep(esp.faults.latency)
         if self.path.startswith("/v3/") and self.path.endswith("/messages"):
@@ -223,11 +267,7 @@ class _Handler(BaseHTTPRequestHandler):
         if fault == "5xx":
             return self._reply(503, {"message": "Service temporarily unavailable"})
         if fault == "429":
-            return self._reply(
-                429,
-                {"message": "Too many requests"},
-                {"Retry-After": str(esp.faults.retry_after)},
-            )
+            return self._too_many()
         try:
             messages = parse(self.headers.get("Content-Type", ""), body, esp.keep_bodies)
         except (ValueError, KeyError) as exc:
@@ -235,6 +275,10 @@ class _Handler(BaseHTTPRequestHandler):
         refused = [m.to for m in messages if m.to in esp.faults.reject]
         if refused:
             return self._reply(*_refusal(self.path, refused[0]))
+        if any(m.to in esp.faults.unavailable for m in messages):
+            if esp.faults.unavailable_status == 429:
+                return self._too_many()
+            return self._reply(503, {"message": "Service temporarily unavailable"})
         esp._accept(messages)
         if fault == "timeout":
             # Accepted, but the answer comes too late: the sender cannot know.

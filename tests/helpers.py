@@ -57,7 +57,8 @@ def _database_url() -> str:
 class Worker:
     """A real `celery -A config worker` process on this test run's queue and database."""
 
-    def __init__(self, esp: FakeESP, esp_name: str = "mailgun", concurrency: int = 2):
+    def __init__(self, esp: FakeESP, esp_name: str = "mailgun", concurrency: int = 2, **env: str):
+        """env: more environment variables, e.g. ESP_CONCURRENCY="4"."""
         self.env = {
             **os.environ,
             "DATABASE_URL": _database_url(),
@@ -75,6 +76,7 @@ class Worker:
             # Share this run's cache and rate-limit keys (the default prefix has the pid in it).
             "CACHE_PREFIX": settings.CACHES["default"].get("KEY_PREFIX", ""),
             "CELERY_TASK_ALWAYS_EAGER": "False",
+            **env,
         }
         self.concurrency = concurrency
         self.process: subprocess.Popen | None = None

@@ -352,6 +352,61 @@ def test_a_permanent_error_fails_only_that_reader_when_sent_one_by_one(postmark,
     assert failed.error == f"422: Invalid 'To' address: '{readers[1].subscriber.email}'."
 
 
+def test_one_by_one_it_keeps_several_requests_at_the_esp_and_no_more_than_allowed(
+    postmark, settings, issue, newsletter
+):
+    settings.ESP_CONCURRENCY = 4
+    newsletter.batch_size = 100
+    newsletter.save()
+    readers = make_readers(newsletter, 20)
+    postmark.faults.latency = 0.2  # as a real API answers: one at a time would take 4 s
+    start(issue)
+    sending.plan_deliveries(issue_id=issue.pk)
+
+    assert sending.send_batch(issue_id=issue.pk, batch=1) == {"sent": 20}
+
+    assert 2 <= postmark.peak_in_flight <= 4
+    assert postmark.calls == 20
+    assert postmark.recipients() == emails_of(readers)
+    assert not postmark.duplicates()
+    recorded = dict(
+        Delivery.objects.filter(issue=issue).values_list("subscriber__email", "message_id")
+    )
+    assert recorded == {m.to: m.message_id for m in postmark.messages}  # each their own answer
+
+
+@pytest.mark.parametrize("status", [503, 429])
+def test_one_by_one_a_transient_error_retries_only_the_readers_it_was_for(
+    postmark, settings, issue, newsletter, status
+):
+    settings.ESP_CONCURRENCY = 4
+    readers = make_readers(newsletter, 10)
+    turned_away = emails_of([readers[1], readers[3]])
+    postmark.faults.unavailable = frozenset(turned_away)
+    postmark.faults.unavailable_status = status
+    postmark.faults.retry_after = 7
+    start(issue)
+    sending.plan_deliveries(issue_id=issue.pk)
+
+    with pytest.raises(sending.TryLater) as raised:
+        sending.send_batch(issue_id=issue.pk, batch=1)
+
+    # The answers in flight with theirs were recorded; new requests stopped.
+    planned = Delivery.objects.filter(issue=issue, state=State.PLANNED)
+    assert turned_away <= set(planned.values_list("subscriber__email", flat=True))
+    assert states(issue)["sent"] == len(postmark.recipients()) >= 2
+    assert not postmark.recipients() & turned_away
+    if status == 429:
+        assert raised.value.countdown >= 7  # Retry-After honoured
+    assert planned.first().next_attempt_at > timezone.now()
+
+    postmark.faults.unavailable = frozenset()
+    sending.send_batch(issue_id=issue.pk, batch=1, attempt=1)
+    assert states(issue) == {"sent": 10}
+    assert postmark.recipients() == emails_of(readers)
+    assert not postmark.duplicates()
+
+
 @pytest.mark.parametrize("fault", ["error_5xx", "error_429"])
 def test_a_transient_error_plans_the_batch_again_for_a_retry(mailgun, newsletter, issue, fault):
     readers = make_readers(newsletter, 10)

@@ -178,3 +178,39 @@ def test_a_killed_worker_leaves_nobody_mailed_twice_and_unknown_outcomes_ambiguo
     assert fake_esp.recipients() <= by_state["sent"] | by_state["ambiguous"]
     assert by_state["ambiguous"]  # the batches in flight when it died
     assert not by_state["planned"] | by_state["sending"] | by_state["failed"]
+
+
+def test_a_worker_killed_with_requests_in_flight_leaves_just_those_to_become_ambiguous(
+    celery_worker, fake_esp
+):
+    newsletter = make_newsletter(batch_size=1000)  # sent one by one: batches of 100
+    issue = make_issue(newsletter)
+    readers = make_readers(newsletter, 400)
+    fake_esp.faults.latency = 1.0
+    worker = celery_worker(esp_name="postmark", ESP_CONCURRENCY="4")
+
+    sending.issue_send_now(issue=issue)
+    # Both processes at work, each with several requests out, some answers recorded.
+    wait_for(lambda: fake_esp.in_flight >= 6 and fake_esp.calls >= 12, timeout=60)
+    worker.kill()
+    wait_for(lambda: fake_esp.in_flight == 0, timeout=10)  # the ESP took what was sent
+
+    rows = Delivery.objects.filter(issue=issue)
+    sent = set(rows.filter(state=State.SENT).values_list("subscriber__email", flat=True))
+    held = set(rows.filter(state=State.SENDING).values_list("subscriber__email", flat=True))
+    # `sending`: exactly the readers whose request was out, at most 2 processes × 4.
+    assert held == fake_esp.recipients() - sent
+    assert 1 <= len(held) <= 8
+    assert rows.filter(state=State.PLANNED).count() == 400 - len(sent) - len(held)
+
+    found = sending.sweep(now=timezone.now() + timedelta(hours=1))
+    assert found["ambiguous"] == len(held)
+    fake_esp.faults.latency = 0
+    celery_worker(esp_name="postmark", ESP_CONCURRENCY="4")
+    wait_until_sent(issue)
+
+    assert not fake_esp.duplicates()
+    assert fake_esp.recipients() == emails_of(readers)
+    assert states(issue) == {"sent": 400 - len(held), "ambiguous": len(held)}
+    ambiguous = rows.filter(state=State.AMBIGUOUS).values_list("subscriber__email", flat=True)
+    assert set(ambiguous) == held

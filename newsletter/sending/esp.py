@@ -16,6 +16,7 @@ from typing import NamedTuple
 import requests
 import urllib3
 from anymail.exceptions import AnymailError, AnymailRecipientsRefused
+from django.core.mail import get_connection
 from django.utils import timezone
 
 # Exponential backoff after retryable ESP errors: 1 s, 2 s, 4 s ... at most 5 minutes.
@@ -53,6 +54,18 @@ BATCH_APIS = {
 
 def batch_api(backend) -> BatchAPI | None:
     return BATCH_APIS.get(getattr(backend, "esp_name", ""))
+
+
+# Readers per batch task when each gets their own request: a few rounds of the
+# requests a worker process keeps in flight, and tasks enough for every process.
+EACH_BATCH = 100
+
+
+def batch_size(newsletter) -> int:
+    """Readers per batch task: the newsletter's, or fewer when sent one by one."""
+    if batch_api(get_connection()):
+        return newsletter.batch_size
+    return min(newsletter.batch_size, EACH_BATCH)
 
 
 # -- What an error means ------------------------------------------------------------

@@ -13,8 +13,10 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import NamedTuple
 
+from django.conf import settings
 from django.core.mail import get_connection
-from django.db.models import F
+from django.db import transaction
+from django.db.models import Case, CharField, F, Value, When
 from django.utils import timezone
 
 from mail.links import ReaderLinks
@@ -25,6 +27,7 @@ from newsletter.models import Delivery, Issue
 from newsletter.rendering import RenderedIssue, render_issue
 from newsletter.sending import send_rate
 from newsletter.sending.esp import BatchAPI, Outcome, TryLater, backoff, batch_api, classify
+from newsletter.sending.in_flight import InFlight
 from newsletter.sending.lifecycle import finish_if_done, skip_planned
 from subscribers.models import Subscriber, Subscription
 
@@ -89,6 +92,12 @@ class Handover:
     `sending` exactly while it may be at the ESP unrecorded. A worker that dies
     before the claim leaves planned rows, sent again; one that dies after leaves
     `sending` rows, which the sweeper marks ambiguous.
+
+    One message per reader (ESPs without a batch API): up to ESP_CONCURRENCY
+    requests in flight (in_flight), each reader's row claimed as a slot frees
+    up and recorded as their answer lands, so only the rows whose request is
+    out are `sending`. An answer that says "try later" stops new requests; the
+    others in flight are recorded, then the run ends with TryLater.
     """
 
     issue: Issue
@@ -100,6 +109,8 @@ class Handover:
     # Rows whose request may have reached the ESP: never planned again by this run.
     handed: set[int] = field(default_factory=set)
     links: ReaderLinks = field(default_factory=ReaderLinks)
+    # Set by the first answer that asks us to come back: no new request leaves.
+    later: TryLater | None = None
 
     def still_planned(self):
         return Delivery.objects.filter(
@@ -160,16 +171,22 @@ class Handover:
         connection = get_connection()
         api = batch_api(connection)
         size = api.max_recipients if api else EACH_CHUNK
+        flights = None if api else InFlight(settings.ESP_CONCURRENCY, self.connection)
         try:
-            self.connect(connection)
+            if api:
+                self.connect(connection)
             for start in range(0, len(rows), size):
-                if not self.wait_turn(len(rows[start : start + size])):
-                    return
+                if self.later or not self.wait_turn(len(rows[start : start + size])):
+                    break
                 readers = self.still_subscribed(rows[start : start + size])
                 if api:
                     self.send_together(connection, api, readers)
                 else:
-                    self.send_each(connection, readers)
+                    self.send_each(flights, readers)
+            if flights:
+                self.land(flights, until=0)
+            if self.later:
+                raise self.later
         except TryLater as exc:
             self.put_back(countdown=exc.countdown)
             raise
@@ -177,9 +194,20 @@ class Handover:
             # Claimed and handed over but unrecorded: left `sending`, for the
             # sweeper to make ambiguous, as nobody can tell whether they left.
             self.put_back()
+            if flights:
+                flights.close(abandon=True)
+                flights = None
             raise
         finally:
             connection.close()
+            if flights:
+                flights.close()
+
+    def connection(self):
+        """A new connection to the ESP, open: one per thread of requests in flight."""
+        connection = get_connection()
+        self.connect(connection)
+        return connection
 
     def connect(self, connection) -> None:
         """Connect (SMTP connects here); a failure means nothing left, so try later."""
@@ -250,7 +278,7 @@ class Handover:
         except Exception as exc:
             self.handle_error(list(readers), exc)
             return
-        self.record(message, by_email, whole_claim=True)
+        self.record([(message, by_email)], whole_claim=True)
 
     def batch_message(self, api: BatchAPI, readers: dict[int, Reader]):
         """The one message for these readers, and delivery id by address."""
@@ -267,55 +295,94 @@ class Handover:
             message.esp_extra = api.esp_extra
         return message, by_email
 
-    def send_each(self, connection, readers: dict[int, Reader]) -> None:
-        """One message per reader over the open connection, each outcome recorded at once."""
-        if not readers:
-            return
-        for pk in self.claim_rows(readers):
-            subscription = readers[pk]
-            email = subscription.subscriber.email
-            message = emails.issue_message(
-                self.issue, self.rendered, to=email, values=self.reader_values(pk, subscription)
-            )
-            message.metadata = {"issue": str(self.issue.pk), "delivery": str(pk)}
-            self.handed.add(pk)
-            try:
-                connection.send_messages([message])
-            except Exception as exc:
-                self.handle_error([pk], exc)
-                continue
-            self.record(message, {email: pk})
+    def send_each(self, flights: InFlight, readers: dict[int, Reader]) -> None:
+        """One message per reader, as many in flight as there are slots: built
+        first, claimed as their slot frees up, recorded as their answer lands."""
+        waiting = list(readers.items())
+        while waiting:
+            self.land(flights, until=flights.size - 1)  # at least one slot free
+            if self.later:
+                return  # the rest stay planned, due when the ESP said
+            free = flights.free()
+            take, waiting = waiting[:free], waiting[free:]
+            messages = {pk: self.reader_message(pk, reader) for pk, reader in take}
+            for pk in self.claim_rows(messages):
+                self.handed.add(pk)
+                flights.submit((pk, readers[pk].subscriber.email), messages[pk])
 
-    def record(self, message, by_email: dict[str, int], *, whole_claim: bool = False) -> None:
+    def reader_message(self, pk: int, reader: Reader):
+        email = reader.subscriber.email
+        values = self.reader_values(pk, reader)
+        message = emails.issue_message(self.issue, self.rendered, to=email, values=values)
+        message.metadata = {"issue": str(self.issue.pk), "delivery": str(pk)}
+        return message
+
+    def land(self, flights: InFlight, *, until: int) -> None:
+        """Record the answers that have landed, waiting for more while over `until`
+        requests are in flight; each set of answers in one transaction."""
+        while answers := flights.answers(block=flights.busy > until):
+            with transaction.atomic():
+                for (pk, _), _, error in answers:
+                    if error is not None:
+                        self.handle_error([pk], error)
+                taken = [(m, {email: pk}) for (pk, email), m, error in answers if error is None]
+                self.record(taken)
+
+    def record(self, answered: list[tuple[object, dict[str, int]]], *, whole_claim=False) -> None:
         """Mark rows sent with the ESP's message id, or failed if it refused the
-        address. whole_claim: these are all the rows this run holds, so when they
-        share one outcome no list of ids is needed."""
-        now = timezone.now()
-        status = getattr(message, "anymail_status", None)
-        outcomes: dict[tuple[str, str], list[int]] = {}
-        if status is None or not status.recipients:  # not an anymail backend: the outbox
-            outcomes[State.SENT, getattr(message, "outbox_id", "")] = list(by_email.values())
-        else:
+        address: the answers to one or more requests (message, delivery id by
+        address), one UPDATE per outcome. whole_claim: these are all the rows this
+        run holds, so when they share one outcome no list of ids is needed."""
+        sent: dict[int, str] = {}
+        failed: dict[str, list[int]] = {}
+        for message, by_email in answered:
+            status = getattr(message, "anymail_status", None)
             for email, pk in by_email.items():
+                if status is None or not status.recipients:  # not an anymail backend: the outbox
+                    sent[pk] = getattr(message, "outbox_id", "")
+                    continue
                 own = status.recipients.get(email) or status.recipients.get(email.lower())
                 if own is not None and own.status in ("invalid", "rejected", "failed", "bounced"):
-                    outcome = (State.FAILED, f"The ESP answered “{own.status}”.")
+                    failed.setdefault(f"The ESP answered “{own.status}”.", []).append(pk)
                 else:
-                    outcome = (State.SENT, str((own.message_id if own else None) or "")[:255])
-                outcomes.setdefault(outcome, []).append(pk)
-        for (state, detail), ids in outcomes.items():
-            if state == State.SENT:
-                fields = {"message_id": detail, "sent_at": now}
-            else:
-                fields = {"error": detail}
-            self.settle(None if whole_claim and len(outcomes) == 1 else ids, state, **fields)
+                    sent[pk] = str((own.message_id if own else None) or "")[:255]
+        whole = whole_claim and len(failed) + bool(sent) == 1
+        if sent:
+            message_id = each_its_own(sent)
+            self.settle(
+                None if whole else list(sent),
+                State.SENT,
+                message_id=message_id,
+                sent_at=timezone.now(),
+            )
+        for reason, ids in failed.items():
+            self.settle(None if whole else ids, State.FAILED, error=reason)
 
-    def handle_error(self, ids: list[int], exc: Exception) -> None:
+    def handle_error(self, ids: list[int], exc: BaseException) -> None:
+        """What a failed request means for its rows: failed, ambiguous, or not
+        taken (then no new request leaves, and they are planned again)."""
+        if isinstance(exc, TryLater):  # its connection could not be opened
+            return self.come_back(ids, exc)
         outcome, reason, retry_after = classify(exc)
         if outcome == Outcome.RETRY:
-            self.handed.difference_update(ids)
-            raise TryLater(reason, countdown=backoff(self.attempt, retry_after)) from exc
+            later = TryLater(reason, countdown=backoff(self.attempt, retry_after))
+            later.__cause__ = exc
+            return self.come_back(ids, later)
         log.warning("Issue %s batch %s: %s (%s)", self.issue.pk, self.batch, outcome, reason)
         self.settle(
             ids, State.FAILED if outcome == Outcome.FAILED else State.AMBIGUOUS, error=reason
         )
+
+    def come_back(self, ids: list[int], later: TryLater) -> None:
+        """These rows certainly did not reach the ESP: planned again, due after the
+        longest wait an answer asked for, when the run ends."""
+        self.handed.difference_update(ids)
+        if self.later is None or later.countdown > self.later.countdown:
+            self.later = later
+
+
+def each_its_own(values: dict[int, str]):
+    """A column's new value for rows by id: one for all, or each row's own in one UPDATE."""
+    if len(set(values.values())) == 1:
+        return next(iter(values.values()))
+    return Case(*(When(pk=pk, then=Value(v)) for pk, v in values.items()), output_field=CharField())

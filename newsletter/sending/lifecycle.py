@@ -17,6 +17,7 @@ from config.queue import enqueue
 from newsletter.curation import preflight
 from newsletter.models import Delivery, Issue
 from newsletter.scheduling import draft_next_issue
+from newsletter.sending.esp import batch_size
 
 log = logging.getLogger(__name__)
 
@@ -139,7 +140,7 @@ def resend(*, issue: Issue, states: tuple[str, ...] = (State.AMBIGUOUS, State.FA
         .order_by("subscriber_id")
         .values_list("pk", flat=True)
     )
-    size = issue.newsletter.batch_size
+    size = batch_size(issue.newsletter)
     batch = last_batch(issue.pk)
     now = timezone.now()
     for start in range(0, len(ids), size):

@@ -10,6 +10,7 @@ from django.db.models import Max, QuerySet
 from django.utils import timezone
 
 from newsletter.models import Delivery, Issue
+from newsletter.sending.esp import batch_size
 from newsletter.sending.lifecycle import enqueue_batch, finish_if_done, last_batch
 from subscribers.models import Subscription
 
@@ -27,6 +28,7 @@ def plan_deliveries(*, issue_id: int) -> int:
     issue = Issue.objects.select_related("newsletter").get(pk=issue_id)
     after = Delivery.objects.filter(issue_id=issue_id).aggregate(s=Max("subscriber_id"))["s"]
     after, batch, planned = after or 0, last_batch(issue_id), 0
+    size = batch_size(issue.newsletter)
     readers = Subscription.objects.filter(
         newsletter_id=issue.newsletter_id, status=Subscription.Status.CONFIRMED
     )
@@ -34,7 +36,7 @@ def plan_deliveries(*, issue_id: int) -> int:
         ids = list(
             readers.filter(subscriber_id__gt=after)
             .order_by("subscriber_id")
-            .values_list("subscriber_id", flat=True)[: issue.newsletter.batch_size]
+            .values_list("subscriber_id", flat=True)[:size]
         )
         if not ids:
             Issue.objects.filter(pk=issue_id, planned_at=None).update(planned_at=timezone.now())
