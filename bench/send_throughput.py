@@ -423,8 +423,6 @@ def floor_process(rank, processes, count, size, newsletter, fields, barrier, res
 
 
 def run_floor(issue, count: int, size: int, processes: int, esp_pid: int) -> dict:
-    from django.db import connections
-
     from mail import messages
     from newsletter.rendering import render_issue
     from newsletter.sending import BATCH_APIS
@@ -441,15 +439,35 @@ def run_floor(issue, count: int, size: int, processes: int, esp_pid: int) -> dic
         "headers": messages.common_headers(newsletter),
         "metadata": {"issue": str(issue.pk)},
     }
+    return _floor_processes(
+        floor_process,
+        lambda rank, barrier, results: (
+            rank,
+            processes,
+            count,
+            size,
+            newsletter,
+            fields,
+            barrier,
+            results,
+        ),
+        count,
+        processes,
+        esp_pid,
+    )
+
+
+def _floor_processes(target, args_of, count: int, processes: int, esp_pid: int, **extra) -> dict:
+    """Run a floor's `processes` forked processes at once; their combined figures.
+    `args_of(rank, barrier, results)` gives each its arguments."""
+    from django.db import connections
+
     connections.close_all()  # no database from here on, and none shared across fork
     esp("/_reset", post=True)
     context = multiprocessing.get_context("fork")
     barrier, results = context.Barrier(processes), context.Queue()
     workers = [
-        context.Process(
-            target=floor_process,
-            args=(rank, processes, count, size, newsletter, fields, barrier, results),
-        )
+        context.Process(target=target, args=args_of(rank, barrier, results))
         for rank in range(processes)
     ]
     cpu = report.cpu_snapshot()
@@ -469,48 +487,35 @@ def run_floor(issue, count: int, size: int, processes: int, esp_pid: int) -> dic
         processes=processes,
         prepare_s=round(max(d["prepare_s"] for d in done), 1),
         cpu_seconds=cpu,
+        **extra,
     )
 
 
 def run_floor_each(issue, count: int, processes: int, esp_name: str, esp_pid: int) -> dict:
     """The per-reader floor (bench/floor_each.py), as many requests in flight as ours."""
     from django.conf import settings
-    from django.db import connections
 
     from bench.floor_each import floor_process
     from newsletter.rendering import render_issue
 
     built = (issue, render_issue(issue), address)
     in_flight = settings.ESP_CONCURRENCY
-    connections.close_all()  # no database from here on, and none shared across fork
-    esp("/_reset", post=True)
-    context = multiprocessing.get_context("fork")
-    barrier, results = context.Barrier(processes), context.Queue()
-    workers = [
-        context.Process(
-            target=floor_process,
-            args=(rank, processes, count, in_flight, built, BACKENDS[esp_name], barrier, results),
-        )
-        for rank in range(processes)
-    ]
-    cpu = report.cpu_snapshot()
-    for worker in workers:
-        worker.start()
-    done = [results.get(timeout=3600) for _ in workers]
-    for worker in workers:
-        worker.join()
-    groups = {"floor": {w.pid for w in workers}, "fake ESP": {esp_pid}}
-    cpu = report.cpu_used(cpu, report.cpu_snapshot(), groups)
-    cpu["floor"] = round(sum(d["cpu_s"] for d in done), 1)  # the loop only, not the building
-    t0 = min(d["started"] for d in done)
-    return result(
-        esp("/_stats"),
-        t0,
+    return _floor_processes(
+        floor_process,
+        lambda rank, barrier, results: (
+            rank,
+            processes,
+            count,
+            in_flight,
+            built,
+            BACKENDS[esp_name],
+            barrier,
+            results,
+        ),
         count,
-        processes=processes,
+        processes,
+        esp_pid,
         in_flight=in_flight,
-        prepare_s=round(max(d["prepare_s"] for d in done), 1),
-        cpu_seconds=cpu,
     )
 
 
