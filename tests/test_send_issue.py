@@ -375,6 +375,36 @@ def test_one_by_one_it_keeps_several_requests_at_the_esp_and_no_more_than_allowe
     assert recorded == {m.to: m.message_id for m in postmark.messages}  # each their own answer
 
 
+def test_answers_are_recorded_while_the_send_rate_makes_the_next_chunk_wait(
+    postmark, settings, issue, newsletter, monkeypatch
+):
+    # A worker killed while it waits for the send rate must leave only unanswered
+    # rows `sending`: answers that came back meanwhile are already recorded.
+    settings.ESP_CONCURRENCY = 16
+    newsletter.batch_size = 100
+    newsletter.save()
+    make_readers(newsletter, 60)  # two chunks of the per-reader path
+    postmark.faults.latency = 0.1
+    waits = iter([0.0, 1.0])  # the second chunk waits a second for its turn
+    monkeypatch.setattr(sending.send_rate, "reserve", lambda *a, **kw: next(waits, 0.0))
+    unrecorded_at_the_next_chunk = []
+    still_subscribed = sending.handover.Handover.still_subscribed
+
+    def counting(self, rows):
+        unrecorded_at_the_next_chunk.append(
+            Delivery.objects.filter(issue=issue, state=State.SENDING).count()
+        )
+        return still_subscribed(self, rows)
+
+    monkeypatch.setattr(sending.handover.Handover, "still_subscribed", counting)
+    start(issue)
+    sending.plan_deliveries(issue_id=issue.pk)
+
+    assert sending.send_batch(issue_id=issue.pk, batch=1) == {"sent": 60}
+    assert unrecorded_at_the_next_chunk == [0, 0]  # the first chunk's answers all landed
+    assert not postmark.duplicates()
+
+
 @pytest.mark.parametrize("status", [503, 429])
 def test_one_by_one_a_transient_error_retries_only_the_readers_it_was_for(
     postmark, settings, issue, newsletter, status

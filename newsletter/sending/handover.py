@@ -7,10 +7,12 @@ the ESP unrecorded. Only the run that claimed a row records its outcome.
 """
 
 import logging
+import time
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import timedelta
+from functools import partial
 from typing import NamedTuple
 
 from django.conf import settings
@@ -176,7 +178,9 @@ class Handover:
             if api:
                 self.connect(connection)
             for start in range(0, len(rows), size):
-                if self.later or not self.wait_turn(len(rows[start : start + size])):
+                if flights:  # answers already in: recorded before anything else waits
+                    self.land(flights, until=flights.size)
+                if self.later or not self.wait_turn(len(rows[start : start + size]), flights):
                     break
                 readers = self.still_subscribed(rows[start : start + size])
                 if api:
@@ -217,9 +221,14 @@ class Handover:
             _, reason, retry_after = classify(exc)
             raise TryLater(reason, countdown=backoff(self.attempt, retry_after)) from exc
 
-    def wait_turn(self, count: int) -> bool:
-        """Wait for the send rate, then check the issue may still go out."""
-        send_rate.throttle(self.issue.newsletter, count)
+    def wait_turn(self, count: int, flights: InFlight | None = None) -> bool:
+        """Wait for the send rate, then check the issue may still go out. With
+        requests in flight, their answers are recorded as they land meanwhile:
+        a worker killed in the wait leaves only the unanswered ones `sending`."""
+        if flights:
+            send_rate.throttle(self.issue.newsletter, count, sleep=partial(self.land_for, flights))
+        else:
+            send_rate.throttle(self.issue.newsletter, count)
         status = Issue.objects.filter(pk=self.issue.pk).values_list("status", flat=True).first()
         if status == Status.CANCELLED:
             self.settled[State.SKIPPED] += skip_planned(self.still_planned())
@@ -317,16 +326,31 @@ class Handover:
         message.metadata = {"issue": str(self.issue.pk), "delivery": str(pk)}
         return message
 
+    def land_for(self, flights: InFlight, seconds: float) -> None:
+        """Spend `seconds` recording answers as they land."""
+        deadline = time.monotonic() + seconds
+        while (remaining := deadline - time.monotonic()) > 0:
+            if not flights.busy:
+                time.sleep(remaining)
+                return
+            self.record_answers(flights.answers(block=True, timeout=remaining))
+
     def land(self, flights: InFlight, *, until: int) -> None:
         """Record the answers that have landed, waiting for more while over `until`
         requests are in flight; each set of answers in one transaction."""
         while answers := flights.answers(block=flights.busy > until):
-            with transaction.atomic():
-                for (pk, _), _, error in answers:
-                    if error is not None:
-                        self.handle_error([pk], error)
-                taken = [(m, {email: pk}) for (pk, email), m, error in answers if error is None]
-                self.record(taken)
+            self.record_answers(answers)
+
+    def record_answers(self, answers) -> None:
+        """One set of landed answers, in one transaction."""
+        if not answers:
+            return
+        with transaction.atomic():
+            for (pk, _), _, error in answers:
+                if error is not None:
+                    self.handle_error([pk], error)
+            taken = [(m, {email: pk}) for (pk, email), m, error in answers if error is None]
+            self.record(taken)
 
     def record(self, answered: list[tuple[object, dict[str, int]]], *, whole_claim=False) -> None:
         """Mark rows sent with the ESP's message id, or failed if it refused the

@@ -47,11 +47,13 @@ class InFlight:
             raise RuntimeError("No free slot: land an answer first.")
         self._pending[self._pool.submit(self._send, message)] = (key, message)
 
-    def answers(self, *, block: bool) -> list[Answer]:
-        """The answers that have landed; with block, wait for at least one (if any is due)."""
+    def answers(self, *, block: bool, timeout: float | None = None) -> list[Answer]:
+        """The answers that have landed; with block, wait for at least one (if any
+        is due), or at most `timeout` seconds."""
         if not self._pending:
             return []
-        done, _ = wait(self._pending, timeout=None if block else 0, return_when=FIRST_COMPLETED)
+        timeout = timeout if block else 0
+        done, _ = wait(self._pending, timeout=timeout, return_when=FIRST_COMPLETED)
         return [Answer(*self._pending.pop(future), future.exception()) for future in done]
 
     def close(self, *, abandon: bool = False) -> None:
