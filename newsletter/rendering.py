@@ -149,7 +149,12 @@ def _cache_key(issue) -> str:
     )
     newsletter = Newsletter.objects.filter(pk=issue.newsletter_id).values().first()
     siblings = list(Newsletter(pk=issue.newsletter_id).siblings.values_list("slug", "name"))
-    fingerprint = repr((TEMPLATE_VERSION, updated, newsletter, siblings, settings.SITE_URL))
+    # And the content as stored: workers fill links in (and corrections re-point
+    # them) with update()s that no signal sees.
+    content = Issue(pk=issue.pk).content_digest()
+    fingerprint = repr(
+        (TEMPLATE_VERSION, updated, content, newsletter, siblings, settings.SITE_URL)
+    )
     digest = hashlib.sha256(fingerprint.encode()).hexdigest()[:32]
     return f"rendered-issue:{issue.pk}:{digest}"
 

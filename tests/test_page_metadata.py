@@ -58,6 +58,17 @@ def test_it_fills_a_link_added_with_its_url_only(pages):
     )
 
 
+def test_the_email_shows_the_title_filled_in_after_it_was_first_rendered(pages):
+    # Preview renders (and caches) before the worker has read the page.
+    url = pages.add("/attention", opengraph_page(ARTICLE, "The Gradient", SUMMARY))
+    issue = make_issue(make_newsletter())
+    Link.objects.create(section=issue.sections.get(), url=url)
+    assert ARTICLE not in render_issue(issue).html
+
+    fill_link(link_id=Link.objects.get(url=url).pk, url=url)
+    assert ARTICLE in render_issue(issue).html
+
+
 def test_it_keeps_what_the_editor_typed_meanwhile(pages):
     url = pages.add("/attention", opengraph_page(ARTICLE, "The Gradient", SUMMARY))
     section = make_issue(make_newsletter()).sections.get()
