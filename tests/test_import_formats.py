@@ -91,13 +91,15 @@ BUTTONDOWN = (
     "497f6eca-4,spammy@example.com,,{},[],,2019-08-24T14:15:22Z,6,api,spammy,,,\n"
 )
 
-# Ghost's members export: the columns Ghost writes (Admin → Members → Export),
-# as its members importer documents them.
+# Ghost's members export (Admin → Members → Export): the header Ghost's own
+# members export tests assert (github.com/TryGhost/Ghost, the admin API's
+# members export e2e test: id,email,name,note,subscribed_to_emails,
+# complimentary_plan,stripe_customer_id,created_at,deleted_at,labels,tiers).
 GHOST = (
     "id,email,name,note,subscribed_to_emails,complimentary_plan,stripe_customer_id,"
-    "created_at,deleted_at,labels\n"
-    "6a1,member@example.com, Mara Quill ,,true,false,,2022-01-03T10:00:00.000Z,,\n"
-    "6a2,optedout@example.com,,,false,false,,2022-01-03T10:00:00.000Z,,\n"
+    "created_at,deleted_at,labels,tiers\n"
+    "6a1,member@example.com, Mara Quill ,,true,false,,2022-01-03T10:00:00.000Z,,,\n"
+    "6a2,optedout@example.com,,,false,false,,2022-01-03T10:00:00.000Z,,,\n"
 )
 
 # listmonk's subscriber export: the header its export handler writes
