@@ -39,6 +39,9 @@ DATA_MAX_AGE = timedelta(hours=1)
 # works only this long after the unsubscribe; later, the signup page's double
 # opt-in is the way back.
 RESUBSCRIBE_WINDOW = timedelta(minutes=30)
+# The embedded signup form's time token: a page left open overnight still
+# works, a token harvested once does not serve a bot for ever.
+EMBED_FORM_MAX_AGE = timedelta(days=1)
 
 MAX_AGE: dict[str, timedelta | None] = {
     "confirm": CONFIRM_MAX_AGE,
@@ -46,6 +49,7 @@ MAX_AGE: dict[str, timedelta | None] = {
     "preferences": PREFERENCES_MAX_AGE,
     "data": DATA_MAX_AGE,
     "erase": DATA_MAX_AGE,
+    "embed-form": EMBED_FORM_MAX_AGE,
 }
 
 
@@ -63,6 +67,8 @@ SALTS = {
     # A reader's own data: download it, erase it.
     "data": "letterpress.subscribers.data",
     "erase": "letterpress.subscribers.erase",
+    # The time token of the embedded signup form (subscribers.embed).
+    "embed-form": "letterpress.subscribers.embed-form",
     # Signed ids in issue emails.
     "link": "letterpress.newsletter.link",
     "recipient": "letterpress.newsletter.recipient",

@@ -18,7 +18,7 @@ from django.http import Http404
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 
 from mail.messages import personalize
 from mail.rendering import RenderError
@@ -37,6 +37,7 @@ from newsletter.curation.preflight import preflight
 from newsletter.emails import TestRefused, send_test_issue, sent_html_bytes, values_for_address
 from newsletter.models import Issue, Link, Newsletter, Section, issue_slug
 from newsletter.rendering import GMAIL_CLIP_BYTES, render_issue
+from subscribers import embed
 
 SHORT_TEXT = forms.Textarea(attrs={"rows": 3, "cols": 90})
 
@@ -69,7 +70,24 @@ class NewsletterAdmin(admin.ModelAdmin):
         ("Sending", {"fields": ("batch_size", "send_rate", "welcome_enabled")}),
         ("Engagement", {"fields": ("feedback_ask", "click_tracking", "per_subscriber_tracking")}),
         ("Footer", {"fields": ("siblings",)}),
+        ("Signup form on your site", {"fields": ("embed_origins", "embed_code")}),
     )
+    readonly_fields = ("embed_code",)
+
+    @admin.display(description="Code to copy")
+    def embed_code(self, obj: Newsletter) -> str:
+        if obj.pk is None:
+            return "Save the newsletter first."
+        boxes = [
+            ("A plain form (works without JavaScript)", embed.snippet(obj)),
+            ("An iframe (shown only on the sites listed above)", embed.iframe_snippet(obj)),
+        ]
+        return format_html_join(
+            "",
+            '<p><strong>{}</strong></p><textarea readonly rows="{}" cols="90" '
+            'aria-label="{}" style="font-family:monospace">{}</textarea>',
+            ((label, code.count("\n") + 2, label, code) for label, code in boxes),
+        )
 
     @admin.display(description="Cadence")
     def cadence(self, obj: Newsletter) -> str:

@@ -16,7 +16,7 @@ from django.utils.text import slugify
 from django.utils.translation import gettext_lazy as _
 
 from mail.text import markdown_html
-from newsletter.validators import validate_http_url
+from newsletter.validators import origin_of, validate_http_url, validate_origins
 
 # How an issue's date is written everywhere readers see it (Issue.date_text).
 ISSUE_DATE_FORMAT = "j F Y"
@@ -84,6 +84,14 @@ class Newsletter(models.Model):
     siblings = models.ManyToManyField(
         "self", blank=True, symmetrical=False, help_text="Named in every email's footer."
     )
+    embed_origins = models.TextField(
+        "Sites that may embed the signup form",
+        blank=True,
+        max_length=2000,
+        validators=[validate_origins],
+        help_text="One origin per line, like https://blog.example.org. Only these sites may "
+        "show the signup form in an iframe, and a signup may return only to them.",
+    )
     created = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -94,6 +102,17 @@ class Newsletter(models.Model):
 
     def get_absolute_url(self) -> str:
         return reverse("archive_newsletter", args=[self.slug])
+
+    @property
+    def listed_origins(self) -> list[str]:
+        """The origins in embed_origins, as browsers write them."""
+        found = (origin_of(line) for line in self.embed_origins.splitlines() if line.strip())
+        return list(dict.fromkeys(origin for origin in found if origin))
+
+    def lists_origin(self, url: str) -> bool:
+        """Is this URL on one of the sites the editor listed?"""
+        origin = origin_of(url)
+        return origin is not None and origin in self.listed_origins
 
     @property
     def from_email(self) -> str:

@@ -59,16 +59,48 @@ class ImportForm(forms.Form):
     newsletter = forms.ModelChoiceField(Newsletter.objects.all())
     file = forms.FileField(
         label="CSV file",
-        help_text="A header line naming the columns: email,name, and optionally status.",
+        help_text="An export of Mailchimp, Substack, Beehiiv, Kit, Buttondown, Ghost, listmonk "
+        "or Curated as it is, or a header line naming the columns: email,name[,status].",
     )
     confirmed = forms.BooleanField(
         required=False,
-        label="Rows without a status are confirmed",
-        help_text="Only if you hold their consent; otherwise they are imported as pending.",
+        label="Active readers are confirmed",
+        help_text="Only if you hold their consent; otherwise they are imported as pending. "
+        "Readers who left the other tool, bounced or never confirmed there are never confirmed.",
     )
     atomic = forms.BooleanField(
         required=False, label="All or nothing", help_text="Import nothing if any line is bad."
     )
+    # The mapping, for a file whose header no format recognises.
+    email_column = forms.CharField(
+        required=False,
+        max_length=100,
+        label="Email column",
+        help_text="Only for a file we do not recognise: the header of its address column.",
+    )
+    name_column = forms.CharField(required=False, max_length=100, label="Name column")
+    status_column = forms.CharField(
+        required=False,
+        max_length=100,
+        label="Status column",
+        help_text="Its values must be ours: active, pending, confirmed, unsubscribed, bounced, "
+        "complained.",
+    )
+    date_column = forms.CharField(required=False, max_length=100, label="Subscription date column")
+
+    def mapping(self) -> dict[str, str] | None:
+        columns = {
+            ours: self.cleaned_data[f"{ours}_column"].strip().lower()
+            for ours in ("email", "name", "status", "date")
+        }
+        return {ours: theirs for ours, theirs in columns.items() if theirs} or None
+
+    def clean(self):
+        data = super().clean()
+        mapped = any(data.get(f"{ours}_column") for ours in ("name", "status", "date"))
+        if mapped and not data.get("email_column"):
+            self.add_error("email_column", "A mapping must name the email column.")
+        return data
 
 
 class ExportForm(forms.Form):
@@ -162,6 +194,7 @@ class SubscriberAdmin(admin.ModelAdmin):
                 form.cleaned_data["newsletter"],
                 confirmed=form.cleaned_data["confirmed"],
                 atomic=form.cleaned_data["atomic"],
+                mapping=form.mapping(),
             )
         context = {
             **self.admin_site.each_context(request),

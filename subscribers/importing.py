@@ -1,6 +1,6 @@
-"""Bring an existing list from another tool: a CSV with a header line naming
-at least `email`, and optionally `name` and `status` (other columns, such as
-those our own export adds, are ignored).
+"""Bring an existing list from another tool: the CSV export of a tool we know
+by its header row (subscribers.import_formats), our own `email,name,status`,
+or any file with a mapping of its columns.
 
 Fast on purpose: rows are read in batches, and each batch costs a handful of
 queries (suppression hashes, existing subscribers and subscriptions looked up
@@ -12,6 +12,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from contextlib import nullcontext
 from dataclasses import dataclass, field
+from datetime import datetime
 from itertools import islice
 from typing import TextIO
 
@@ -19,7 +20,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from newsletter.models import Newsletter
-from subscribers import addresses, subscriptions
+from subscribers import addresses, import_formats, subscriptions
 from subscribers.exporting import unguard_formula
 from subscribers.forms import clean_name
 from subscribers.models import Subscriber, Subscription, Suppression
@@ -38,6 +39,12 @@ class ImportReport:
     duplicates: int = 0
     errors: list[tuple[int, str]] = field(default_factory=list)
     rolled_back: bool = False
+    format: str = ""
+    dates_from: tuple[str, ...] = ()
+    consent_dates: int = 0
+
+    def recognised(self) -> str:
+        return f"Recognised format: {self.format}." if self.format else ""
 
     def summary(self) -> str:
         if self.rolled_back:
@@ -45,11 +52,18 @@ class ImportReport:
                 f"Nothing imported: {len(self.errors)} of {self.rows} lines are bad "
                 "(--atomic imports all or nothing)."
             )
-        return (
+        summary = (
             f"{self.rows} rows: {self.created} added, {self.updated} updated, "
             f"{self.unchanged} unchanged, {self.suppressed} skipped as suppressed or erased, "
             f"{self.duplicates} duplicates skipped, {len(self.errors)} bad lines."
         )
+        if self.consent_dates:
+            columns = " or ".join(self.dates_from)
+            summary += (
+                f" The original subscription date ({columns}) is kept as the consent date "
+                f"of {self.consent_dates} new readers."
+            )
+        return summary
 
 
 @dataclass(frozen=True)
@@ -58,19 +72,27 @@ class Row:
     email: str
     name: str
     status: str
+    since: datetime | None = None
 
 
 def import_csv(
-    stream: TextIO, newsletter: Newsletter, *, confirmed: bool = False, atomic: bool = False
+    stream: TextIO,
+    newsletter: Newsletter,
+    *,
+    confirmed: bool = False,
+    atomic: bool = False,
+    mapping: dict[str, str] | None = None,
 ) -> ImportReport:
     """Import subscriptions to `newsletter`; with `atomic`, nothing at all when a line is bad.
 
-    Rows without a status become pending (no email is sent for them), or
-    confirmed with `confirmed` (the editor vouches for the consent).
+    Readers still active in the tool they come from become pending (no email
+    is sent for them), or confirmed with `confirmed` (the editor vouches for
+    the consent); those who left it, or never confirmed there, never become
+    confirmed. `mapping` (import_formats.parse_mapping) reads any other file.
     """
     report = ImportReport()
     default = Status.CONFIRMED if confirmed else Status.PENDING
-    rows = _rows(stream, report, default=default)
+    rows = _rows(stream, report, default=default, mapping=mapping)
     with transaction.atomic() if atomic else nullcontext():
         for batch in _batches(rows):
             if atomic and report.errors:
@@ -87,7 +109,9 @@ def import_csv(
 # -- reading -----------------------------------------------------------------
 
 
-def _rows(stream: TextIO, report: ImportReport, *, default: str) -> Iterator[Row]:
+def _rows(
+    stream: TextIO, report: ImportReport, *, default: str, mapping: dict[str, str] | None
+) -> Iterator[Row]:
     reader = csv.reader(stream)
     try:
         header = next(reader, None)
@@ -95,10 +119,12 @@ def _rows(stream: TextIO, report: ImportReport, *, default: str) -> Iterator[Row
         report.errors.append((1, f"the header line cannot be read: {exc}"))
         return
     columns = [cell.strip().lstrip("\ufeff").lower() for cell in header or []]
-    if "email" not in columns:
-        report.errors.append((1, "the first line must be a header naming the columns: email,name"))
+    try:
+        layout = _layout(columns, mapping)
+    except ValueError as exc:
+        report.errors.append((1, str(exc)))
         return
-    index = {name: columns.index(name) for name in ("email", "name", "status") if name in columns}
+    report.format, report.dates_from = layout.format.name, layout.format.dates
     seen: set[str] = set()
     line = reader.line_num + 1
     while True:
@@ -115,7 +141,7 @@ def _rows(stream: TextIO, report: ImportReport, *, default: str) -> Iterator[Row
         if not any(cell.strip() for cell in record):
             continue
         report.rows += 1
-        row = _parse(record, index, start, default, report)
+        row = _parse(record, layout, start, default, report)
         if row is None:
             continue
         if row.email in seen:
@@ -125,24 +151,57 @@ def _rows(stream: TextIO, report: ImportReport, *, default: str) -> Iterator[Row
         yield row
 
 
-def _parse(
-    record: list[str], index: dict[str, int], line: int, default: str, report: ImportReport
-) -> Row | None:
-    def cell(name: str) -> str:
-        position = index.get(name)
+@dataclass(frozen=True)
+class Layout:
+    """A format placed on one file's columns."""
+
+    format: import_formats.Format
+    positions: dict[str, int]
+
+    def email(self, record: list[str]) -> str:
+        return next((v for c in self.format.email if (v := self.cell(record, c))), "")
+
+    def cell(self, record: list[str], column: str) -> str:
+        position = self.positions.get(column)
         return record[position] if position is not None and position < len(record) else ""
 
-    raw_email, raw_name, raw_status = cell("email"), cell("name"), cell("status")
+
+def _layout(columns: list[str], mapping: dict[str, str] | None) -> Layout:
+    if mapping:
+        found = import_formats.mapped(columns, mapping)
+    else:
+        found = import_formats.recognise(columns)
+    if found is None:
+        raise ValueError(
+            "the first line must be a header naming the columns: email,name — or the header "
+            "of a known export; this one is neither "
+            f"({', '.join(columns)[:200] or 'empty'}): map its columns, e.g. email=<its column>"
+        )
+    return Layout(found, {name: index for index, name in reversed(list(enumerate(columns)))})
+
+
+def _parse(
+    record: list[str], layout: Layout, line: int, default: str, report: ImportReport
+) -> Row | None:
+    shape = layout.format
+
+    def cell(name: str) -> str:
+        return layout.cell(record, name)
+
+    raw_email = layout.email(record)
+    raw_name = " ".join(part for c in shape.names if (part := cell(c).strip()))
     try:
-        if "\ufffd" in raw_email + raw_name + raw_status:
+        if "\ufffd" in raw_email + raw_name:
             raise ValueError("is not valid UTF-8 text")
         email = _email(raw_email)
         name = _name(raw_name)
-        status = _status(raw_status, default)
+        standing = shape.standing(cell)
+        since = import_formats.parse_date(next((v for c in shape.dates if (v := cell(c))), ""))
     except ValueError as exc:
         report.errors.append((line, str(exc)))
         return None
-    return Row(line=line, email=email, name=name, status=status)
+    status = default if standing == import_formats.ACTIVE else standing
+    return Row(line=line, email=email, name=name, status=status, since=since)
 
 
 def _email(raw: str) -> str:
@@ -161,13 +220,6 @@ def _name(raw: str) -> str:
         raise ValueError(exc.messages[0]) from exc
 
 
-def _status(raw: str, default: str) -> str:
-    status = raw.strip().lower() or default
-    if status not in Status.values:
-        raise ValueError(f"unknown status “{raw.strip()[:30]}” (use {', '.join(Status.values)})")
-    return status
-
-
 def _batches(rows: Iterable[Row]) -> Iterator[list[Row]]:
     iterator = iter(rows)
     while batch := list(islice(iterator, BATCH)):
@@ -179,7 +231,7 @@ def _batches(rows: Iterable[Row]) -> Iterator[list[Row]]:
 
 def _apply(batch: list[Row], newsletter: Newsletter, report: ImportReport) -> None:
     batch = _without_suppressed(batch, report)
-    ids = _subscriber_ids(batch)
+    ids = _subscriber_ids(batch, report)
     current = dict(
         Subscription.objects.filter(
             newsletter=newsletter, subscriber_id__in=ids.values()
@@ -214,7 +266,7 @@ def _without_suppressed(batch: list[Row], report: ImportReport) -> list[Row]:
     return kept
 
 
-def _subscriber_ids(batch: list[Row]) -> dict[str, int]:
+def _subscriber_ids(batch: list[Row], report: ImportReport) -> dict[str, int]:
     """Subscriber ids by email, creating the missing subscribers; blank names are filled."""
     emails = [row.email for row in batch]
     known = {
@@ -224,10 +276,11 @@ def _subscriber_ids(batch: list[Row]) -> dict[str, int]:
         )
     }
     missing = [
-        Subscriber(email=row.email, name=row.name, consent_source="import")
+        Subscriber(email=row.email, name=row.name, consent_source="import", consent_at=row.since)
         for row in batch
         if row.email not in known
     ]
+    report.consent_dates += sum(1 for reader in missing if reader.consent_at)
     # ignore_conflicts: a reader signing up during the import is not an error.
     Subscriber.objects.bulk_create(missing, batch_size=BATCH, ignore_conflicts=True)
     named = [

@@ -5,6 +5,7 @@ from subscribers import views
 urlpatterns = [
     path("subscribe/", views.signup_index, name="signup_index"),
     path("subscribe/<slug:newsletter_slug>/", views.signup, name="signup"),
+    path("subscribe/<slug:newsletter_slug>/embed/", views.signup_embed, name="signup_embed"),
     path("confirm/<str:token>/", views.confirm, name="confirm"),
     path("confirm/<str:token>/resend/", views.confirm_resend, name="confirm_resend"),
     path("unsubscribe/<str:token>/", views.unsubscribe, name="unsubscribe"),

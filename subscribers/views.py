@@ -12,13 +12,14 @@ from django.http import HttpRequest, HttpResponse, JsonResponse, QueryDict
 from django.http.multipartparser import MultiPartParserError
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.cache import add_never_cache_headers
+from django.views.decorators.clickjacking import xframe_options_exempt
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
 
 from mail import tokens
 from mail.text import markdown_html
 from newsletter.models import Newsletter
-from subscribers import addresses, form_limits, reader_data, subscriptions
+from subscribers import addresses, embed, form_limits, reader_data, subscriptions
 from subscribers.forms import PreferencesForm, SignupForm, UnsubscribeForm
 from subscribers.models import Subscriber, Subscription
 from subscribers.subscriptions import Consent
@@ -138,9 +139,24 @@ def signup_index(request: HttpRequest) -> HttpResponse:
 def signup(request: HttpRequest, newsletter_slug: str) -> HttpResponse:
     newsletter = get_object_or_404(Newsletter, slug=newsletter_slug)
     description = markdown_html(newsletter.description)
+    show_form = partial(_page, request, "signup.html", newsletter, description=description)
     if request.method != "POST":
-        return _page(request, "signup.html", newsletter, form=SignupForm(), description=description)
+        return show_form(form=SignupForm())
+    return _sign_up(request, newsletter, source="signup", show_form=show_form)
 
+
+def _sign_up(
+    request: HttpRequest,
+    newsletter: Newsletter,
+    *,
+    source: str,
+    show_form,
+    check=lambda form: None,
+    done=None,
+) -> HttpResponse:
+    """A signup POST, from our page or another site's form: the limits, the
+    honeypot, the form, `check(form)` (a response refuses), then the request
+    handed to the worker and done() (our "check your inbox" page)."""
     limit = settings.SIGNUP_RATE_PER_IP
     if not form_limits.allow("signup-ip", form_limits.client_ip(request), limit=limit):
         return _page(request, "too_many.html", newsletter, status=429)
@@ -149,20 +165,75 @@ def signup(request: HttpRequest, newsletter_slug: str) -> HttpResponse:
         return _check_inbox(request, newsletter)
     form = SignupForm(request.POST)
     if not form.is_valid():
-        return _page(
-            request, "signup.html", newsletter, form=form, description=description, status=400
-        )
+        return show_form(form=form, status=400)
     email = form.cleaned_data["email"]
     if not _allow_mailbox(email):
         return _page(request, "too_many.html", newsletter, status=429)
+    refused = check(form)
+    if refused is not None:
+        return refused
     # The worker reads the address's state and decides what to mail; the page
     # reads nothing about it, so neither its body nor its timing reveals it.
     subscriptions.request_subscription(
         newsletter,
         email=email,
         name=form.cleaned_data["name"],
-        consent=_consent(request, "signup"),
+        consent=_consent(request, source),
     )
+    return done() if done else _check_inbox(request, newsletter)
+
+
+# No CSRF check: a form on the editor's own site cannot carry our token. The
+# honeypot, the limits, double opt-in and the embed checks stand in for it
+# (subscribers.embed). Framed only by the origins the editor listed.
+@csrf_exempt
+@xframe_options_exempt
+@GET_POST
+def signup_embed(request: HttpRequest, newsletter_slug: str) -> HttpResponse:
+    newsletter = get_object_or_404(Newsletter, slug=newsletter_slug)
+    show_form = partial(_embed_form, request, newsletter)
+    if request.method != "POST":
+        response = show_form(form=SignupForm())
+    else:
+        response = _sign_up(
+            request,
+            newsletter,
+            source="embed",
+            show_form=show_form,
+            check=partial(_embed_check, request, newsletter, show_form),
+            done=partial(_embed_done, request, newsletter),
+        )
+    response["Content-Security-Policy"] = embed.content_security_policy(newsletter)
+    return response
+
+
+def _embed_form(request, newsletter, *, form, status=200, stale=False) -> HttpResponse:
+    context = {"form": form, "token": embed.form_token(newsletter), "stale": stale}
+    context |= {"script": embed.PROOF_SCRIPT, "next": _next_url(request)}
+    return _page(request, "signup_embed.html", newsletter, status=status, **context)
+
+
+def _embed_check(request, newsletter, show_form, form) -> HttpResponse | None:
+    """The time token (the iframe page's) and the proof of work (where a script
+    ran): absent is fine, wrong is a bot, answered as if it worked."""
+    token, proof = request.POST.get("token", ""), request.POST.get("proof", "")
+    problem = embed.token_problem(newsletter, token) if token else None
+    if problem == "stale":
+        return show_form(form=form, status=400, stale=True)
+    if problem or (proof and not embed.proof_holds(proof, request.POST.get("email", ""))):
+        return _check_inbox(request, newsletter)
+    return None
+
+
+def _next_url(request: HttpRequest) -> str:
+    return (request.POST.get("next") or request.GET.get("next") or "")[:2000]
+
+
+def _embed_done(request, newsletter) -> HttpResponse:
+    """Back to the editor's site when `next` is on a listed origin; else our page."""
+    next_url = _next_url(request)
+    if next_url and newsletter.lists_origin(next_url):
+        return redirect(next_url, permanent=False)
     return _check_inbox(request, newsletter)
 
 

@@ -194,24 +194,46 @@ def assert_clean_headers(message, to: str) -> None:
 
 
 @HOSTILE
-@example(email="nul@example.com", name="Nul", agent="Mozilla/5.0\x00", honeypot="")
+@example(
+    email="nul@example.com",
+    name="Nul",
+    agent="Mozilla/5.0\x00",
+    honeypot="",
+    path="/subscribe/ml-monthly/",
+    proof="",
+    token="",
+)
 @given(
     email=addresses_,
     name=hostile,
     agent=hostile,
     honeypot=st.sampled_from(["", "http://spam.example"]),
+    path=st.sampled_from(["/subscribe/ml-monthly/", "/subscribe/ml-monthly/embed/"]),
+    proof=st.one_of(st.just(""), hostile),
+    token=st.one_of(st.just(""), hostile),
 )
 def test_signup_answers_hostile_input_without_a_5xx(
-    client, world, django_capture_on_commit_callbacks, email, name, agent, honeypot
+    client,
+    world,
+    django_capture_on_commit_callbacks,
+    email,
+    name,
+    agent,
+    honeypot,
+    path,
+    proof,
+    token,
 ):
     before = snapshot()
     mail.outbox.clear()
-    data = {"email": email, "name": name, "website": honeypot}
+    data = {"email": email, "name": name, "website": honeypot, "proof": proof, "token": token}
     with django_capture_on_commit_callbacks(execute=True):
-        response = client.post("/subscribe/ml-monthly/", data, HTTP_USER_AGENT=agent)
+        response = client.post(path, data, HTTP_USER_AGENT=agent)
 
     assert response.status_code < 500
-    accepted = not honeypot and addresses.is_valid(email) and is_clean_name(name)
+    # On the embed endpoint a proof or a time token that is not ours is a bot's.
+    forged = path.endswith("/embed/") and (proof or token)
+    accepted = not honeypot and addresses.is_valid(email) and is_clean_name(name) and not forged
     if not accepted:
         assert response.status_code in (200, 400)  # 200: the honeypot's "check your inbox"
         assert snapshot() == {**before, "emails": 0}
@@ -515,6 +537,7 @@ def test_an_esp_event_whose_address_or_id_carries_nul_is_not_ours(client, world,
     "path",
     [
         "/subscribe/ml-monthly/",
+        "/subscribe/ml-monthly/embed/",
         "/confirm/x/",
         "/unsubscribe/x/",
         "/unsubscribe/x/one-click/",
@@ -557,6 +580,9 @@ def test_only_links_signed_for_the_reader_and_esp_webhooks_skip_the_csrf_check()
         "unsubscribe/<str:token>/",
         "unsubscribe/<str:token>/one-click/",
         r"^f/(?P<recipient_key>[^/]*)/(?P<answer>[-\w]+)/$",
+        # A form on the editor's own site cannot carry our token: the honeypot,
+        # the limits, double opt-in and the embed checks stand in (subscribers.embed).
+        "subscribe/<slug:newsletter_slug>/embed/",
     }
 
 

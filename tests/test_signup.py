@@ -148,8 +148,12 @@ def sql_shape(sql: str) -> str:
     return re.sub(r"'(?:[^']|'')*'|\b\d+\b", "?", sql)
 
 
+@pytest.mark.parametrize(
+    "path, source",
+    [("/subscribe/ml-monthly/", "signup"), ("/subscribe/ml-monthly/embed/", "embed")],
+)
 def test_it_does_the_same_work_and_answers_the_same_page_whatever_the_address_state(
-    client, newsletter, mailoutbox, django_capture_on_commit_callbacks
+    client, newsletter, mailoutbox, django_capture_on_commit_callbacks, path, source
 ):
     """The page reads nothing about the address (its timing could tell the state,
     as its body must not): the same queries and one task handed the request,
@@ -162,7 +166,7 @@ def test_it_does_the_same_work_and_answers_the_same_page_whatever_the_address_st
             django_capture_on_commit_callbacks() as after_commit,
             CaptureQueriesContext(connection) as sql,
         ):
-            response = client.post("/subscribe/ml-monthly/", {"email": email, "name": "Rea"})
+            response = client.post(path, {"email": email, "name": "Rea"})
         with django_capture_on_commit_callbacks(execute=True), tasks_run() as run:
             for callback in after_commit:
                 callback()
@@ -175,7 +179,7 @@ def test_it_does_the_same_work_and_answers_the_same_page_whatever_the_address_st
     assert b"Check your inbox" in bodies["new"]
     assert len({tuple(shapes) for shapes in queries.values()}) == 1, queries
     assert not any("subscribers_" in query for query in queries["new"]), queries["new"]
-    consent = {"source": "signup", "ip": "127.0.0.1", "user_agent": ""}
+    consent = {"source": source, "ip": "127.0.0.1", "user_agent": ""}
     for state, task in tasks.items():
         handed = ("subscribers.subscribe", (newsletter.pk, f"{state}@example.com", "Rea", consent))
         assert task == (1, [handed]), state
