@@ -124,3 +124,20 @@ def test_moving_into_a_sent_issue_is_refused_and_keeps_the_inbox():
     with pytest.raises(IssueFrozen):
         inbox_move(entries=[entry], section=issue.sections.get())
     assert InboxLink.objects.count() == 1 and issue.sections.get().links.count() == 1
+
+
+def test_a_pasted_link_keeps_its_own_brackets_and_loses_the_prose_around_it():
+    pasted = (
+        "https://en.wikipedia.org/wiki/Python_(programming_language) "
+        "(https://example.org/a). <https://example.net/b>, https://example.com/q?a=(1)"
+    )
+    assert urls_in(pasted) == [
+        "https://en.wikipedia.org/wiki/Python_(programming_language)",
+        "https://example.org/a",
+        "https://example.net/b",
+        "https://example.com/q?a=(1)",
+    ]
+    # The bookmarklet's one address is the page's, to the last character.
+    assert urls_in("https://example.org/ends-with-a-dot.") == [
+        "https://example.org/ends-with-a-dot."
+    ]

@@ -46,7 +46,7 @@ def fill_inbox_link(*, inbox_link_id: int, url: str) -> str:
 
 
 def _fill(rows, url: str) -> str:
-    """Blank title and source filled in, never one the editor wrote meanwhile."""
+    """Blank title, source and summary filled in, never one the editor wrote meanwhile."""
     try:
         page: PageMetadata = fetch_metadata(url)
     except NoMetadata as exc:
@@ -54,5 +54,6 @@ def _fill(rows, url: str) -> str:
         return f"failed: {exc}"
     rows.filter(title="").update(title=page.title)
     rows.filter(source="").update(source=page.source)
-    rows.update(summary=page.summary, page_error="")
+    rows.filter(summary="").update(summary=page.summary)
+    rows.update(page_error="")
     return "filled"

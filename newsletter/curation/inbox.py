@@ -35,12 +35,31 @@ def checked_url(value: str) -> str:
     return url
 
 
+# What wraps or ends a link in running text ("(see https://…)."), but may also
+# end a link itself (https://en.wikipedia.org/wiki/Python_(language)).
+_OPENERS = {")": "(", "]": "[", ">": "<"}
+
+
+def _unwrapped(token: str) -> str:
+    """A pasted token without the quotes, brackets and punctuation around it;
+    a closing bracket stays when the link opened it."""
+    token = token.lstrip("<([\"'")
+    while token and token[-1] in "\"'.,;:!?)]>":
+        last = token[-1]
+        if last in _OPENERS and token.count(_OPENERS[last]) >= token.count(last):
+            break  # balanced: part of the link
+        token = token[:-1]
+    return token
+
+
 def urls_in(text: str) -> list[str]:
     """Every link in a paste (one per line, or separated by spaces), checked, in
     order, repeats dropped; ValidationError naming each one that is not a link."""
     urls, bad = [], []
-    for token in (text or "").split():
-        token = token.strip("<>()[]\"'.,;")
+    tokens = (text or "").split()
+    for token in tokens:
+        # One link alone (the bookmarklet's page address) is taken as it is.
+        token = _unwrapped(token) if len(tokens) > 1 else token
         if not token:
             continue
         try:

@@ -173,17 +173,23 @@ def start_due_issues(*, now: datetime | None = None) -> list[Issue]:
         "newsletter"
     )
     for issue in due:
-        report = preflight.preflight(issue)
-        if report.checking and now - issue.send_at < LINK_CHECK_WAIT:
+        try:
+            report = preflight.preflight(issue)
+        except Exception:  # one issue's surprise must not hold up the others due now
+            log.exception("Issue %s is due; its pre-flight failed", issue.pk)
+            report = None
+        if report and report.checking and now - issue.send_at < LINK_CHECK_WAIT:
             log.info("Issue %s is due; waiting for %s link checks", issue.pk, report.checking)
             continue
-        for finding in report.warnings:
+        for finding in report.warnings if report else ():
             log.warning("Issue %s goes out with a warning: %s", issue.pk, finding)
         try:
             if issue_start(issue=issue):
                 started.append(issue)
-        except SendingError as exc:
+        except SendingError as exc:  # it names its blockers
             log.error("Issue %s is due but was not started: %s", issue.pk, exc)
+        except Exception:
+            log.exception("Issue %s is due but failed to start", issue.pk)
     return started
 
 
