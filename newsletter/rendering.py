@@ -4,6 +4,7 @@ reader; per-recipient parts are mail.rendering's [[placeholders]].
 """
 
 import hashlib
+import textwrap
 from dataclasses import asdict, dataclass
 
 from django.conf import settings
@@ -23,7 +24,7 @@ from newsletter.models import Issue, Newsletter
 GMAIL_CLIP_BYTES = 102 * 1000
 
 # Bump when the issue templates change shape, so cached renders are dropped.
-TEMPLATE_VERSION = 4
+TEMPLATE_VERSION = 5
 CACHE_SECONDS = 7 * 24 * 3600
 
 
@@ -81,7 +82,8 @@ def _link_context(link, where: str) -> dict:
         "href": link_href(link),
         "source": text.plain(link.source),
         "commentary_html": text.markdown_html(link.commentary),
-        "commentary_text": text.markdown_text(link.commentary),
+        # Indented under its link in the text part.
+        "commentary_text": textwrap.indent(text.markdown_text(link.commentary), "  "),
     }
 
 
@@ -130,8 +132,13 @@ def issue_context(issue) -> dict:
         "sign_off_text": text.markdown_text(issue.sign_off),
         "sections": [_section_context(s, n) for n, s in enumerate(sections, start=1)],
         "web_url": absolute_url(issue.get_absolute_url()),
+        "organisation": text.plain(newsletter.organisation or newsletter.sender_name),
         "siblings": [
-            {"name": text.plain(s.name), "url": absolute_url(reverse("signup", args=[s.slug]))}
+            {
+                "name": text.plain(s.name),
+                "tagline": text.plain(s.tagline),
+                "url": absolute_url(reverse("signup", args=[s.slug])),
+            }
             for s in newsletter.siblings.all()
         ],
         "unsubscribe_url": placeholder("unsubscribe_url"),
@@ -148,7 +155,9 @@ def _cache_key(issue) -> str:
         .first()
     )
     newsletter = Newsletter.objects.filter(pk=issue.newsletter_id).values().first()
-    siblings = list(Newsletter(pk=issue.newsletter_id).siblings.values_list("slug", "name"))
+    siblings = list(
+        Newsletter(pk=issue.newsletter_id).siblings.values_list("slug", "name", "tagline")
+    )
     fingerprint = repr((TEMPLATE_VERSION, updated, newsletter, siblings, settings.SITE_URL))
     digest = hashlib.sha256(fingerprint.encode()).hexdigest()[:32]
     return f"rendered-issue:{issue.pk}:{digest}"
@@ -162,7 +171,7 @@ def _render_issue(issue) -> RenderedIssue:
         subject=context["subject"],
         preheader=context["preheader"],
         html=html,
-        text=render_to_string("emails/issue.txt", context),
+        text=text.wrap(render_to_string("emails/issue.txt", context)),
     )
 
 
