@@ -56,6 +56,12 @@ def lighten(colour: str, amount: float) -> str:
     return "#" + "".join(f"{round(c + (255 - c) * amount):02x}" for c in channels)
 
 
+def accented(safe_html: str, colour: str) -> str:
+    """Sanitised prose whose links carry the accent inline: a client that drops
+    <style> would show them in its default blue (colour is a checked #rrggbb)."""
+    return safe_html.replace("<a ", f'<a style="color:{colour}" ')
+
+
 def absolute_url(path: str) -> str:
     return settings.SITE_URL + path
 
@@ -163,8 +169,22 @@ def _cache_key(issue) -> str:
     return f"rendered-issue:{issue.pk}:{digest}"
 
 
-def _render_issue(issue) -> RenderedIssue:
+def email_context(issue) -> dict:
+    """issue_context with the email's prose links coloured inline (the web page
+    colours them with its stylesheet, dark mode included)."""
     context = issue_context(issue)
+    accent = issue.newsletter.accent_colour
+    for key in ("intro_html", "sign_off_html"):
+        context[key] = accented(context[key], accent)
+    for section in context["sections"]:
+        section["intro_html"] = accented(section["intro_html"], accent)
+        for link in section["links"]:
+            link["commentary_html"] = accented(link["commentary_html"], accent)
+    return context
+
+
+def _render_issue(issue) -> RenderedIssue:
+    context = email_context(issue)
     what = f"Issue #{issue.number}"
     html = mjml_to_html(render_to_string("emails/issue.mjml", context), what=what)
     return RenderedIssue(
