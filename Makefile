@@ -8,6 +8,7 @@ PORT ?= 8000
 # Links in emails point where `make run` serves, unless SITE_URL is set.
 SITE_URL ?= http://$(if $(filter 0.0.0.0 ::,$(HOST)),127.0.0.1,$(HOST)):$(PORT)
 AXE := node_modules/axe-core/axe.min.js
+MJML := node_modules/.bin/mjml
 
 .PHONY: run test lint format clean
 
@@ -34,12 +35,13 @@ run: $(INSTALLED)
 	@echo
 	RUN_ADDRESS=$(HOST):$(PORT) SITE_URL=$(SITE_URL) exec $(BIN)/honcho start -f Procfile
 
-# axe-core for the browser tests' accessibility checks, on first use.
-$(AXE):
+# axe-core for the browser tests' accessibility checks and the MJML compiler
+# for strict validation (package.json), on first use.
+$(AXE) $(MJML):
 	@if command -v npm >/dev/null; then npm install --no-audit --no-fund --silent; \
-	else echo "npm not found: the browser tests will be skipped (apt-get install npm)"; fi
+	else echo "npm not found: the browser and MJML tests will be skipped (apt-get install npm)"; fi
 
-test: $(INSTALLED) | $(AXE)
+test: $(INSTALLED) | $(AXE) $(MJML)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: $(INSTALLED)

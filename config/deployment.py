@@ -34,6 +34,21 @@ def site_url_problem(site_url: str, *, email_backend: str, https: bool) -> str |
     return None
 
 
+def sender_problem(from_email: str, *, email_backend: str) -> str | None:
+    """Why mail may not go out from `from_email`, or None: a sender on localhost
+    (or on any name without a dot) is refused by mailbox providers and can sign
+    nothing, so only the backends that keep mail on this machine accept one."""
+    if email_backend in LOCAL_BACKENDS:
+        return None
+    domain = from_email.rpartition("@")[2].strip(" >").lower()
+    if "." not in domain or domain.endswith(".localhost"):
+        return (
+            f"the sender {from_email or '(unset)'} has no real domain: set DEFAULT_FROM_EMAIL "
+            "(and every newsletter's sender address) to an address on your sending domain."
+        )
+    return None
+
+
 def secret_key_problem(key: str, public_keys: tuple[str, ...]) -> str | None:
     """Why `key` may not sign readers' links in production, or None: Django's
     own bar for a key (check --deploy) is the floor here, not a warning."""
@@ -53,6 +68,7 @@ def production_problems(
     site_url: str,
     email_backend: str,
     https: bool,
+    default_from_email: str,
 ) -> list[str]:
     """Everything that stops this configuration from running with DEBUG off."""
     problems = []
@@ -72,6 +88,8 @@ def production_problems(
         problem = site_url_problem(site_url, email_backend=email_backend, https=https)
         if problem:
             problems.append(problem)
+    if problem := sender_problem(default_from_email, email_backend=email_backend):
+        problems.append(f"DEFAULT_FROM_EMAIL: {problem}")
     return problems
 
 

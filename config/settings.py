@@ -275,6 +275,7 @@ if not DEBUG:
         site_url=SITE_URL,
         email_backend=EMAIL_BACKEND,
         https=HTTPS,
+        default_from_email=DEFAULT_FROM_EMAIL,
     )
     if _problems:
         sys.exit(deployment.refusal(_problems))

@@ -5,19 +5,31 @@ subscriber emails and editors' reminders all come through build_message().
 Tests sends use the same path as readers' copies.
 """
 
+from email.utils import make_msgid, parseaddr
 from urllib.parse import urlsplit
 
 from anymail.message import AnymailMessage
 from django.conf import settings
 
+from config.deployment import sender_problem
 from mail.links import ReaderLinks
 from mail.rendering import PLACEHOLDERS, placeholder
 
 ONE_CLICK = "List-Unsubscribe=One-Click"
 
+# The one email type that goes to a list; every other is system mail (confirm,
+# welcome, already_subscribed, <purpose>_link, reminder), sent because of
+# something a person did or is due to do.
+ISSUE = "issue"
+
+
+class SenderRefused(Exception):
+    """No real sender is configured: the message would be refused or spoofable."""
+
 
 def build_message(
     *,
+    kind: str,
     subject: str,
     text: str,
     html: str,
@@ -25,18 +37,31 @@ def build_message(
     to: list[str],
     reply_to: str = "",
     headers: dict[str, str] | None = None,
-    tags: list[str] | None = None,
+    metadata: dict[str, str] | None = None,
+    newsletter_slug: str = "letterpress",
+    campaign: str = "",
 ) -> AnymailMessage:
-    """A text/plain message with its HTML alternative, ready for any backend."""
-    extra = {"tags": tags} if tags else {}
+    """A text/plain message with its HTML alternative, ready for any backend,
+    with the headers of its `kind` (sender_headers) and the ESP's tag and
+    metadata; the ESP's own click tracking off (our links are tracked already,
+    and a rewrite would break the one-click unsubscribe links)."""
+    if problem := sender_problem(from_email, email_backend=settings.EMAIL_BACKEND):
+        raise SenderRefused(f"Not sent: {problem}")
     message = AnymailMessage(
         subject=subject,
         body=text,
         from_email=from_email,
         to=to,
         reply_to=[reply_to] if reply_to else None,
-        headers=headers or {},
-        **extra,
+        headers={
+            **sender_headers(
+                kind, from_email, newsletter_slug=newsletter_slug, campaign=campaign or kind
+            ),
+            **(headers or {}),
+        },
+        tags=[kind],
+        metadata={"type": kind, "newsletter": newsletter_slug, **(metadata or {})},
+        track_clicks=False,
     )
     message.attach_alternative(html, "text/html")
     return message
@@ -44,10 +69,42 @@ def build_message(
 
 def newsletter_message(newsletter, **fields) -> AnymailMessage:
     """A message from a newsletter's own sender, with its reply-to."""
-    return build_message(from_email=newsletter.from_email, reply_to=newsletter.reply_to, **fields)
+    return build_message(
+        from_email=newsletter.from_email,
+        reply_to=newsletter.reply_to,
+        newsletter_slug=newsletter.slug,
+        **fields,
+    )
 
 
-# -- List headers ----------------------------------------------------------------
+# -- Headers -----------------------------------------------------------------------
+
+
+def sender_domain(from_email: str) -> str:
+    """The domain of the From address: the one that signs (DKIM) and aligns (DMARC)."""
+    return parseaddr(from_email)[1].rpartition("@")[2].lower()
+
+
+def sender_headers(
+    kind: str, from_email: str, *, newsletter_slug: str, campaign: str
+) -> dict[str, str]:
+    """The headers a message carries for its kind and sender.
+
+    Feedback-ID (Gmail's complaint loop) is campaign:newsletter:sender, its
+    sender the signing domain; an issue is bulk mail (Precedence: bulk keeps
+    out-of-office replies from the editor), everything else is
+    Auto-Submitted (RFC 3834: no auto-reply to it). The Message-ID is on the
+    sender's domain, not this machine's name."""
+    domain = sender_domain(from_email)
+    headers = {
+        "Message-ID": make_msgid(domain=domain),
+        "Feedback-ID": f"{campaign}:{newsletter_slug}:{domain}",
+    }
+    if kind == ISSUE:
+        headers["Precedence"] = "bulk"
+    else:
+        headers["Auto-Submitted"] = "auto-generated"
+    return headers
 
 
 def list_id(newsletter) -> str:

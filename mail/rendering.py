@@ -7,6 +7,8 @@ the sending code substitutes them for each reader or hands them to the ESP.
 from django.template.loader import render_to_string
 from mjml import mjml2html
 
+from mail.text import wrap
+
 # Filled per recipient at send time.
 PLACEHOLDERS = ("unsubscribe_url", "preferences_url", "recipient_key")
 
@@ -30,5 +32,5 @@ def mjml_to_html(source: str, *, what: str = "email") -> str:
 def render_email(name: str, context: dict) -> tuple[str, str]:
     """(html, text) from templates/emails/<name>.mjml and <name>.txt."""
     html = mjml_to_html(render_to_string(f"emails/{name}.mjml", context), what=name)
-    text = render_to_string(f"emails/{name}.txt", context)
+    text = wrap(render_to_string(f"emails/{name}.txt", context))
     return html, text

@@ -9,6 +9,7 @@ non-http(s)/mailto links never get through.
 
 import html
 import re
+import textwrap
 from html.parser import HTMLParser
 
 import markdown
@@ -186,3 +187,32 @@ def markdown_links(source: str) -> list[str]:
     finder.feed(markdown_html(source))
     finder.close()
     return list(dict.fromkeys(finder.hrefs))
+
+
+# The text part's width: mail clients show 78 columns (RFC 5322's advice).
+TEXT_WIDTH = 78
+# A list item's marker: its continuation lines line up under the item's text.
+_MARKER = re.compile(r"(\s*)([-*•]\s+|\d+[.)]\s+)?")
+
+
+def wrap(text: str, width: int = TEXT_WIDTH) -> str:
+    """A text part with every line wrapped at `width`, each continuation
+    indented like its line (under a list item's text); words and URLs are
+    never broken, so a URL longer than the width stands on a line of its own."""
+    out = []
+    for line in text.split("\n"):
+        if len(line) <= width:
+            out.append(line)
+            continue
+        lead, marker = _MARKER.match(line).groups()
+        out.append(
+            textwrap.fill(
+                line[len(lead) :],
+                width,
+                initial_indent=lead,
+                subsequent_indent=lead + " " * len(marker or ""),
+                break_long_words=False,
+                break_on_hyphens=False,
+            )
+        )
+    return "\n".join(out)

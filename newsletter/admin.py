@@ -56,8 +56,22 @@ class NewsletterAdmin(admin.ModelAdmin):
     prepopulated_fields = {"slug": ("name",)}
     filter_horizontal = ("siblings",)
     fieldsets = (
-        (None, {"fields": ("name", "slug", "description", "is_public", "accent_colour")}),
-        ("Sender", {"fields": ("sender_name", "sender_email", "reply_to", "postal_address")}),
+        (
+            None,
+            {"fields": ("name", "slug", "description", "tagline", "is_public", "accent_colour")},
+        ),
+        (
+            "Sender",
+            {
+                "fields": (
+                    "sender_name",
+                    "sender_email",
+                    "reply_to",
+                    "organisation",
+                    "postal_address",
+                )
+            },
+        ),
         (
             "Cadence",
             {

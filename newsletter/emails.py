@@ -12,6 +12,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from mail.messages import (
+    ISSUE,
     build_message,
     common_headers,
     esp_placeholders,
@@ -38,7 +39,17 @@ def issue_message(issue, rendered, *, to: str, values: dict[str, str]) -> Anymai
         html=personalize(rendered.html, values),
         to=[to],
         headers=list_headers(issue.newsletter, values),
+        **issue_fields(issue),
     )
+
+
+def issue_fields(issue) -> dict:
+    """What every copy of an issue says about itself to the ESP and mailbox providers."""
+    return {
+        "kind": ISSUE,
+        "campaign": f"issue-{issue.number}",
+        "metadata": {"issue": str(issue.pk)},
+    }
 
 
 def values_for_address(newsletter, *, to: str) -> dict[str, str]:
@@ -120,7 +131,11 @@ def batch_message(
         html=esp_placeholders(rendered.html, syntax),
         to=list(readers),
         headers=common_headers(issue.newsletter),
+        **issue_fields(issue),
     )
+    # The ESP gives each copy its own Message-ID: one shared id would make
+    # inboxes drop the copies after the first as duplicates.
+    del message.extra_headers["Message-ID"]
     message.merge_data = {
         to: {name: values.get(name, "") for name in PLACEHOLDERS} for to, values in readers.items()
     }
@@ -140,6 +155,8 @@ def send_reminder(issue, *, to: list[str]) -> None:
     with timezone.override(zoneinfo.ZoneInfo(newsletter.time_zone)):  # dates as editors plan them
         html, text = render_email("reminder", context)
     build_message(
+        kind="reminder",
+        newsletter_slug=newsletter.slug,
         subject=f"{newsletter.name} #{issue.number} is due soon and has no links yet",
         text=text,
         html=html,

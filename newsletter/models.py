@@ -16,7 +16,12 @@ from django.utils.text import slugify
 from django.utils.translation import gettext_lazy as _
 
 from mail.text import markdown_html
-from newsletter.validators import origin_of, validate_http_url, validate_origins
+from newsletter.validators import (
+    origin_of,
+    validate_accent_contrast,
+    validate_http_url,
+    validate_origins,
+)
 
 # How an issue's date is written everywhere readers see it (Issue.date_text).
 ISSUE_DATE_FORMAT = "j F Y"
@@ -49,12 +54,25 @@ class Newsletter(models.Model):
     name = models.CharField(max_length=100)
     slug = models.SlugField(max_length=60, unique=True)
     description = models.TextField(blank=True, max_length=1000, help_text="Markdown.")
+    tagline = models.CharField(
+        max_length=150,
+        blank=True,
+        help_text="One line about this newsletter, under its name in its siblings' footers.",
+    )
+    organisation = models.CharField(
+        max_length=100,
+        blank=True,
+        help_text='Who publishes it: the footer says "More from <organisation>" '
+        "(the sender's name when empty).",
+    )
     is_public = models.BooleanField(default=True, help_text="Listed on the signup index.")
     sender_name = models.CharField(max_length=100)
     sender_email = models.EmailField()
     reply_to = models.EmailField(blank=True)
     postal_address = models.TextField(max_length=500, help_text="Legal footer of every email.")
-    accent_colour = models.CharField(max_length=7, default="#1a73e8", validators=[hex_colour])
+    accent_colour = models.CharField(
+        max_length=7, default="#1a73e8", validators=[hex_colour, validate_accent_contrast]
+    )
     feedback_ask = models.CharField(
         max_length=200, blank=True, default="How did you like this issue?"
     )

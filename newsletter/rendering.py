@@ -4,6 +4,7 @@ reader; per-recipient parts are mail.rendering's [[placeholders]].
 """
 
 import hashlib
+import textwrap
 from dataclasses import asdict, dataclass
 
 from django.conf import settings
@@ -23,7 +24,7 @@ from newsletter.models import Issue, Newsletter
 GMAIL_CLIP_BYTES = 102 * 1000
 
 # Bump when the issue templates change shape, so cached renders are dropped.
-TEMPLATE_VERSION = 4
+TEMPLATE_VERSION = 5
 CACHE_SECONDS = 7 * 24 * 3600
 
 
@@ -55,6 +56,12 @@ def lighten(colour: str, amount: float) -> str:
     return "#" + "".join(f"{round(c + (255 - c) * amount):02x}" for c in channels)
 
 
+def accented(safe_html: str, colour: str) -> str:
+    """Sanitised prose whose links carry the accent inline: a client that drops
+    <style> would show them in its default blue (colour is a checked #rrggbb)."""
+    return safe_html.replace("<a ", f'<a style="color:{colour}" ')
+
+
 def absolute_url(path: str) -> str:
     return settings.SITE_URL + path
 
@@ -81,7 +88,8 @@ def _link_context(link, where: str) -> dict:
         "href": link_href(link),
         "source": text.plain(link.source),
         "commentary_html": text.markdown_html(link.commentary),
-        "commentary_text": text.markdown_text(link.commentary),
+        # Indented under its link in the text part.
+        "commentary_text": textwrap.indent(text.markdown_text(link.commentary), "  "),
     }
 
 
@@ -130,8 +138,13 @@ def issue_context(issue) -> dict:
         "sign_off_text": text.markdown_text(issue.sign_off),
         "sections": [_section_context(s, n) for n, s in enumerate(sections, start=1)],
         "web_url": absolute_url(issue.get_absolute_url()),
+        "organisation": text.plain(newsletter.organisation or newsletter.sender_name),
         "siblings": [
-            {"name": text.plain(s.name), "url": absolute_url(reverse("signup", args=[s.slug]))}
+            {
+                "name": text.plain(s.name),
+                "tagline": text.plain(s.tagline),
+                "url": absolute_url(reverse("signup", args=[s.slug])),
+            }
             for s in newsletter.siblings.all()
         ],
         "unsubscribe_url": placeholder("unsubscribe_url"),
@@ -148,7 +161,9 @@ def _cache_key(issue) -> str:
         .first()
     )
     newsletter = Newsletter.objects.filter(pk=issue.newsletter_id).values().first()
-    siblings = list(Newsletter(pk=issue.newsletter_id).siblings.values_list("slug", "name"))
+    siblings = list(
+        Newsletter(pk=issue.newsletter_id).siblings.values_list("slug", "name", "tagline")
+    )
     # And the content as stored: workers fill links in (and corrections re-point
     # them) with update()s that no signal sees.
     content = Issue(pk=issue.pk).content_digest()
@@ -159,15 +174,29 @@ def _cache_key(issue) -> str:
     return f"rendered-issue:{issue.pk}:{digest}"
 
 
-def _render_issue(issue) -> RenderedIssue:
+def email_context(issue) -> dict:
+    """issue_context with the email's prose links coloured inline (the web page
+    colours them with its stylesheet, dark mode included)."""
     context = issue_context(issue)
+    accent = issue.newsletter.accent_colour
+    for key in ("intro_html", "sign_off_html"):
+        context[key] = accented(context[key], accent)
+    for section in context["sections"]:
+        section["intro_html"] = accented(section["intro_html"], accent)
+        for link in section["links"]:
+            link["commentary_html"] = accented(link["commentary_html"], accent)
+    return context
+
+
+def _render_issue(issue) -> RenderedIssue:
+    context = email_context(issue)
     what = f"Issue #{issue.number}"
     html = mjml_to_html(render_to_string("emails/issue.mjml", context), what=what)
     return RenderedIssue(
         subject=context["subject"],
         preheader=context["preheader"],
         html=html,
-        text=render_to_string("emails/issue.txt", context),
+        text=text.wrap(render_to_string("emails/issue.txt", context)),
     )
 
 

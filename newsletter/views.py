@@ -49,10 +49,20 @@ def issue_web(request: HttpRequest, newsletter_slug: str, issue_slug: str) -> Ht
     return render(request, "newsletter/issue.html", context)
 
 
+class FullTextAtom(Atom1Feed):
+    """Atom with each issue in <content type="html">, where feed readers look
+    for the full text (<summary> is meant for an excerpt)."""
+
+    def add_item_elements(self, handler, item):
+        super().add_item_elements(handler, {**item, "description": None})
+        if item["description"]:
+            handler.addQuickElement("content", item["description"], {"type": "html"})
+
+
 class IssueFeed(Feed):
     """Atom feed of a public newsletter's sent issues, full text."""
 
-    feed_type = Atom1Feed
+    feed_type = FullTextAtom
 
     def get_object(self, request, newsletter_slug):
         return get_object_or_404(Newsletter, slug=newsletter_slug, is_public=True)

@@ -109,5 +109,5 @@ def _send(
         html=html,
         to=[subscriber.email],
         headers=headers,
-        tags=[name],
+        kind=name,
     ).send()

@@ -46,6 +46,8 @@ class Message:
     text: str
     headers: dict[str, str]
     message_id: str
+    # The ESP's own options and tags (Mailgun's o:/v: fields), as sent.
+    options: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -335,6 +337,7 @@ def _parse_mailgun(content_type: str, body: bytes, fill: bool = True) -> list[Me
                 text=sub(fields.get("text", [""])[0]),
                 headers=headers,
                 message_id=message_id,
+                options={k: v[0] for k, v in fields.items() if k.startswith(("o:", "v:"))},
             )
         )
     return messages

@@ -26,6 +26,7 @@ def outbox(settings, tmp_path):
     settings.OUTBOX_DIR = tmp_path / "outbox"
     settings.DEBUG = True  # the outbox is a development page
     build_message(
+        kind="confirm",
         subject="Confirm your subscription to Field Notes on the Web, a long-named newsletter",
         text="Hello",
         html="<p>Hello</p>",

@@ -41,8 +41,11 @@ def test_entries_link_to_the_web_page_and_carry_the_issue(client, newsletter):
     issue = newsletter.issues.get(number=2)
     assert entry.link == "http://testserver" + issue.get_absolute_url()
     assert client.get(entry.link).status_code == 200
-    assert "Link 1.2" in entry.summary
-    assert "https://example.com/articles/1/2/" in entry.summary
+    [content] = entry.content
+    assert content.type == "text/html"  # the full issue, in <content>, not <summary>
+    assert "Link 1.2" in content.value
+    assert "https://example.com/articles/1/2/" in content.value
+    assert b"<summary" not in fetch(client)[0].content
     assert entry.author == "Mara"
     assert entry.published_parsed is not None
 
@@ -60,3 +63,11 @@ def test_a_newsletter_with_nothing_sent_has_an_empty_feed(client):
     assert response.status_code == 200
     assert feed.version == "atom10"
     assert feed.entries == []
+
+
+def test_the_archive_and_issue_pages_announce_the_feed(client, newsletter):
+    href = reverse("feed", args=["field-notes"])
+    feed = f'<link rel="alternate" type="application/atom+xml" title="Field Notes" href="{href}">'
+    issue = newsletter.issues.get(number=2)
+    for page in (newsletter.get_absolute_url(), issue.get_absolute_url()):
+        assert feed in client.get(page).content.decode(), page

@@ -1,11 +1,12 @@
 import re
 
 import pytest
+from django.core.exceptions import ValidationError
 
 from mail.messages import personalize
 from mail.rendering import RenderError
 from newsletter.emails import values_for_address
-from newsletter.models import Issue, Link, Section
+from newsletter.models import Issue, Link, Newsletter, Section
 from newsletter.rendering import GMAIL_CLIP_BYTES, render_issue
 from tests.builders import make_authored_issue, make_field_notes_newsletter
 
@@ -34,9 +35,26 @@ def test_its_text_part_has_every_link_title_and_url(big_issue):
     for link in links:
         assert link.title in text
         assert link.url in text
-    # Links inside commentary are spelled out, not lost.
-    assert "the notes (https://example.org/notes)" in text
+    # Links inside commentary are spelled out, not lost (a line may wrap before one).
+    assert "the notes (https://example.org/notes)" in " ".join(text.split())
     assert "<" not in text
+
+
+def test_its_text_part_reads_in_a_mail_program(big_issue, settings):
+    Issue.objects.filter(pk=big_issue.pk).update(started_at="2025-03-04T09:00:00Z")
+    values = values_for_address(big_issue.newsletter, to="a@example.com")
+    text = personalize(render_issue(big_issue).text, values)
+    lines = text.split("\n")
+    # 78 columns, and a URL is never broken: only a line that is one URL is longer.
+    for line in lines:
+        assert len(line) <= 78 or line.strip().startswith(settings.SITE_URL), line
+    assert "Field Notes · Issue #1 · 4 March 2025" in lines[0]
+    assert "-- " in lines  # the signature delimiter mail programs recognise
+    # Commentary sits under its link, indented like the link's URL.
+    at = lines.index("* Link 1.1 (Example blog)")
+    assert lines[at + 1].startswith("  https://example.com/articles/1/1/")
+    assert lines[at + 3].startswith("  A careful walkthrough")
+    assert lines[at + 4].startswith("  authors admit to")
 
 
 def test_mjml_leaves_no_tags_or_errors_behind(big_issue):
@@ -71,12 +89,21 @@ def test_it_shows_subject_preheader_and_sections_in_order():
     assert "Read me first" in rendered.html
 
 
-def test_it_names_siblings_in_the_footer(settings):
-    newsletter = make_field_notes_newsletter()
-    newsletter.siblings.add(make_field_notes_newsletter("ml", name="ML Monthly"))
+def test_it_names_siblings_in_the_footer_with_a_line_about_each(settings):
+    newsletter = make_field_notes_newsletter(organisation="Marlowe Press")
+    newsletter.siblings.add(
+        make_field_notes_newsletter("ml", name="ML Monthly", tagline="Machine learning, monthly.")
+    )
     rendered = render_issue(make_authored_issue(newsletter, sections=1, links=1))
-    assert "ML Monthly" in rendered.html
-    assert f"ML Monthly: {settings.SITE_URL}/subscribe/ml/" in rendered.text
+    assert "More from Marlowe Press" in rendered.html
+    assert "ML Monthly</a>: Machine learning, monthly." in rendered.html
+    assert (
+        "More from Marlowe Press:\n- ML Monthly: Machine learning, monthly.\n"
+        f"  {settings.SITE_URL}/subscribe/ml/\n"
+    ) in rendered.text
+    # Without an organisation, the sender speaks for it.
+    Newsletter.objects.filter(pk=newsletter.pk).update(organisation="")
+    assert "More from Mara" in render_issue(newsletter.issues.get()).html
 
 
 def test_it_reuses_the_render_until_a_link_changes(django_assert_max_num_queries):
@@ -147,3 +174,34 @@ def test_it_makes_no_request_to_a_font_service_when_the_email_is_opened():
     ).html
     assert "fonts.googleapis.com" not in html
     assert "<link" not in html
+
+
+def test_its_look_and_structure_survive_a_client_that_drops_style_elements(big_issue):
+    html = render_issue(big_issue).html
+    assert '<meta name="color-scheme" content="light dark" />' in html
+    assert "<!--[if mso]><style>" in html  # Outlook's font fallback
+    bare = re.sub(r"<style[^>]*>.*?</style>", "", html, flags=re.S)
+    assert re.search(r"<h1 [^>]*>Issue number 1</h1>", bare)
+    assert len(re.findall(r"<h2 [^>]*>Section \d</h2>", bare)) == 4
+    title = re.search(r'<a class="link-title" [^>]*style="([^"]+)">Link 1\.1</a>', bare)
+    assert title and "color:#0b6e69" in title.group(1) and "font-weight:700" in title.group(1)
+    source = re.search(r'<span class="source" style="([^"]+)">· Example blog</span>', bare)
+    assert source and "color:#5f6368" in source.group(1)
+
+
+def test_the_preheader_is_hidden_without_white_text():
+    issue = make_authored_issue(make_field_notes_newsletter(), preheader="Three papers.")
+    html = render_issue(issue).html
+    [hidden] = re.findall(r'<div style="([^"]*)">Three papers\.</div>', html)
+    assert "display:none" in hidden and "mso-hide:all" in hidden
+    assert "color" not in hidden and "font-size" not in hidden  # SpamAssassin's low contrast
+
+
+@pytest.mark.parametrize("colour", ["#ffcc00", "#8ab4f8", "#999999"])
+def test_an_accent_colour_too_light_to_read_on_white_is_refused(colour):
+    newsletter = make_field_notes_newsletter()
+    newsletter.accent_colour = colour
+    with pytest.raises(ValidationError, match=f"{colour} on white has a contrast of"):
+        newsletter.full_clean()
+    newsletter.accent_colour = "#1a73e8"  # the default: 4.5:1
+    newsletter.full_clean()

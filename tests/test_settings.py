@@ -89,7 +89,18 @@ def test_production_with_an_esp_refuses_a_plain_http_site_url():
     assert "SITE_URL is http://127.0.0.1:8000: links in emails sent through an ESP" in (
         result.stderr
     )
-    assert manage("check", **{**PRODUCTION, "ESP": "mailgun"}).returncode == 0
+    sender = {"DEFAULT_FROM_EMAIL": "Letterpress <news@news.example.com>"}
+    assert manage("check", **{**PRODUCTION, **sender, "ESP": "mailgun"}).returncode == 0
+
+
+def test_production_with_an_esp_refuses_a_sender_on_localhost():
+    # The default sender of editors' reminders is letterpress@localhost: fine
+    # for the outbox, refused by every mailbox provider.
+    result = manage("check", **{**PRODUCTION, "ESP": "mailgun"})
+    assert result.returncode != 0
+    assert "DEFAULT_FROM_EMAIL: the sender Letterpress <letterpress@localhost> has no real" in (
+        result.stderr
+    )
 
 
 def test_it_passes_the_deploy_check_with_production_settings():

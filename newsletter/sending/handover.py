@@ -298,7 +298,6 @@ class Handover:
             readers={s.subscriber.email: self.reader_values(pk, s) for pk, s in readers.items()},
             syntax=api.syntax,
         )
-        message.metadata = {"issue": str(self.issue.pk)}
         message.merge_metadata = {email: {"delivery": str(pk)} for email, pk in by_email.items()}
         if api.esp_extra:
             message.esp_extra = api.esp_extra
@@ -323,7 +322,7 @@ class Handover:
         email = reader.subscriber.email
         values = self.reader_values(pk, reader)
         message = emails.issue_message(self.issue, self.rendered, to=email, values=values)
-        message.metadata = {"issue": str(self.issue.pk), "delivery": str(pk)}
+        message.metadata["delivery"] = str(pk)
         return message
 
     def land_for(self, flights: InFlight, seconds: float) -> None:

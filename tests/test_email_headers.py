@@ -1,0 +1,84 @@
+"""Each type of email carries the headers mailbox providers and mail programs
+act on, and only those: list headers on list mail, Precedence: bulk on
+issues, Auto-Submitted on system mail, Feedback-ID and a Message-ID on the
+sender's domain on all; the ESP's click tracking off on all, its tag on all."""
+
+import pytest
+
+from mail.messages import SenderRefused
+from newsletter.emails import batch_message
+from newsletter.rendering import render_issue
+from subscribers import emails as subscriber_emails
+from tests.builders import make_issue, make_newsletter, make_reader, make_subscription
+from tests.every_email import every_email
+
+pytestmark = pytest.mark.django_db
+
+LIST = {"List-Id", "List-Unsubscribe", "List-Unsubscribe-Post"}
+# Email type → (Feedback-ID, headers it must carry, headers it must not).
+EXPECTED = {
+    "issue": ("issue-1:field-notes:example.com", {"Precedence", *LIST}, {"Auto-Submitted"}),
+    "issue_60_links": ("issue-2:field-notes:example.com", {"Precedence", *LIST}, set()),
+    "confirm": ("confirm:signals:example.com", {"Auto-Submitted"}, {"Precedence", *LIST}),
+    "welcome": ("welcome:field-notes:example.com", {"Auto-Submitted", *LIST}, {"Precedence"}),
+    "already_subscribed": (
+        "already_subscribed:field-notes:example.com",
+        {"Auto-Submitted"},
+        {"Precedence", *LIST},
+    ),
+    "reminder": (
+        "reminder:field-notes:news.example.com",
+        {"Auto-Submitted"},
+        {"Precedence", *LIST},
+    ),
+}
+
+
+def test_each_type_carries_its_headers_and_not_the_others(settings):
+    settings.DEFAULT_FROM_EMAIL = "Letterpress <letterpress@news.example.com>"
+    for kind, message in every_email().items():
+        feedback_id, present, absent = EXPECTED[kind]
+        sent = message.message()  # the MIME message as an SMTP server would get it
+        assert sent["Feedback-ID"] == feedback_id, kind
+        domain = feedback_id.rpartition(":")[2]
+        assert sent["Message-ID"].endswith(f"@{domain}>"), (kind, sent["Message-ID"])
+        assert present <= set(sent.keys()), (kind, present - set(sent.keys()))
+        assert not absent & set(sent.keys()), (kind, absent & set(sent.keys()))
+        if "Precedence" in present:
+            assert sent["Precedence"] == "bulk"
+        if "Auto-Submitted" in present:
+            assert sent["Auto-Submitted"] == "auto-generated"
+        assert message.track_clicks is False, kind
+        assert message.tags == [kind.removesuffix("_60_links")], kind
+        assert message.metadata["newsletter"] in ("field-notes", "signals"), kind
+
+
+def test_the_esp_is_told_no_click_tracking_and_gets_its_tag_and_metadata(mailgun):
+    subscription = make_subscription(make_newsletter(), status="pending")
+    subscriber_emails.send_confirm(subscription)
+    [sent] = mailgun.messages
+    assert sent.options["o:tracking-clicks"] == "no"  # our links stay ours, unsubscribe works
+    assert sent.options["o:tag"] == "confirm"
+    assert sent.options["v:newsletter"] == "ml-monthly"
+    assert sent.headers["Auto-Submitted"] == "auto-generated"
+    assert sent.headers["Message-Id"].endswith("@example.com>")
+
+
+def test_a_batch_leaves_each_copy_its_own_message_id_from_the_esp():
+    issue = make_issue(make_newsletter())
+    readers = {
+        s.subscriber.email: {"one_click_url": f"https://x.example/{n}"}
+        for n, s in enumerate([make_reader(issue.newsletter, f"r{n}@example.com") for n in (1, 2)])
+    }
+    message = batch_message(issue, render_issue(issue), readers=readers, syntax="%{}%")
+    assert "Message-ID" not in message.extra_headers  # one shared id: copies dropped as duplicates
+    assert message.extra_headers["Precedence"] == "bulk"
+    assert message.track_clicks is False
+
+
+def test_no_mail_leaves_through_an_esp_from_a_sender_on_localhost(mailgun):
+    newsletter = make_newsletter(sender_email="news@localhost")
+    subscription = make_subscription(newsletter, status="pending")
+    with pytest.raises(SenderRefused, match="news@localhost> has no real domain"):
+        subscriber_emails.send_confirm(subscription)
+    assert mailgun.messages == []
