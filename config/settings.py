@@ -60,6 +60,7 @@ INSTALLED_APPS = [
     "anymail",
     "newsletter",
     "subscribers",
+    "api",
 ]
 
 MIDDLEWARE = [
@@ -297,6 +298,8 @@ STATIC_ROOT = VAR_DIR / "static"
 SIGNUP_RATE_PER_IP = envint("SIGNUP_RATE_PER_IP", 10)
 SIGNUP_RATE_PER_EMAIL = envint("SIGNUP_RATE_PER_EMAIL", 3)
 RATELIMIT_ENABLED = envbool("RATELIMIT_ENABLED", "True")
+# REST API requests per token per minute (api.auth); RATELIMIT_ENABLED=0 lifts it too.
+API_RATE_PER_MINUTE = envint("API_RATE_PER_MINUTE", 120)
 # Confirmation and "already subscribed" emails one mailbox may get in a day,
 # whoever asks and from wherever (subscribers.mailbox_quota). Not switched off
 # by RATELIMIT_ENABLED: it protects other people's inboxes, not our servers.

@@ -25,6 +25,7 @@ def export(subscriber: Subscriber) -> dict[str, Any]:
             "ip": subscriber.consent_ip,
             "user_agent": subscriber.consent_user_agent,
             "source": subscriber.consent_source,
+            "note": subscriber.consent_note,
         },
         "subscriptions": [
             {

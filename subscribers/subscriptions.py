@@ -67,6 +67,7 @@ class Consent:
     source: str
     ip: str | None = None
     user_agent: str = ""
+    note: str = ""  # how the reader agreed, when someone else records it (the API)
 
 
 # -- suppression -------------------------------------------------------------
@@ -138,7 +139,13 @@ def _record_request(subscriber: Subscriber, *, name: str, consent: Consent) -> N
     subscriber.save(update_fields=["name", *CONSENT_FIELDS])
 
 
-CONSENT_FIELDS = ["consent_at", "consent_ip", "consent_user_agent", "consent_source"]
+CONSENT_FIELDS = [
+    "consent_at",
+    "consent_ip",
+    "consent_user_agent",
+    "consent_source",
+    "consent_note",
+]
 
 
 def _set_consent(subscriber: Subscriber, consent: Consent) -> None:
@@ -147,6 +154,7 @@ def _set_consent(subscriber: Subscriber, consent: Consent) -> None:
     # A header may carry NUL, which PostgreSQL text cannot hold.
     subscriber.consent_user_agent = consent.user_agent.replace("\x00", "")[:300]
     subscriber.consent_source = consent.source[:40]
+    subscriber.consent_note = consent.note.replace("\x00", "")[:300]
 
 
 def resend_confirmation(subscription: Subscription) -> bool:
