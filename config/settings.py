@@ -61,6 +61,7 @@ INSTALLED_APPS = [
     "newsletter",
     "subscribers",
     "api",
+    "webhooks",
 ]
 
 MIDDLEWARE = [
@@ -198,6 +199,8 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {
     # Start scheduled issues whose time has come.
     "start-due-issues": {"task": "newsletter.start_due_issues", "schedule": 60.0},
+    # Outgoing webhooks due again after a failure, or whose task was lost.
+    "deliver-due-webhooks": {"task": "webhooks.deliver_due", "schedule": 60.0},
     # Settle crashed batches (ambiguous), re-enqueue lost ones, finish completed sends.
     "sweep-deliveries": {"task": "newsletter.sweep", "schedule": 60.0},
     # Remind editors of due issues whose draft has no links yet.

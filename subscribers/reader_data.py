@@ -8,6 +8,7 @@ from typing import Any
 
 from django.db import transaction
 
+from config import events
 from subscribers import subscriptions
 from subscribers.models import Subscriber, Suppression
 
@@ -57,4 +58,6 @@ def erase(subscriber: Subscriber) -> None:
     so that an import cannot quietly add them back."""
     with transaction.atomic():
         subscriptions.suppress(subscriber.email, reason=Suppression.ERASED)
+        # The event names the reader by id only: their address is what was erased.
+        events.emit(events.SUBSCRIBER_ERASED, {"subscriber": {"id": subscriber.pk}})
         subscriber.delete()
