@@ -290,3 +290,18 @@ def test_the_schema_is_served(client):
 def test_reader_data_names_the_consent_note(newsletter):
     reader = Subscriber.objects.create(email="ann@example.org", consent_note="at the stand")
     assert reader_data.export(reader)["consent"]["note"] == "at the stand"
+
+
+def test_the_admin_shows_a_new_token_once_and_keeps_its_digest(client):
+    editor = User.objects.create_superuser("ed", password="x")
+    client.force_login(editor)
+    made = client.post(
+        "/admin/api/apitoken/add/",
+        {"user": editor.pk, "name": "Zapier", "scopes": ["read", "authoring"]},
+        follow=True,
+    )
+    [shown] = [str(m) for m in made.context["messages"] if "shown this once" in str(m)]
+    secret = shown[shown.index("lp_") :].split()[0]
+    assert tokens.token_for(secret).scopes == ["authoring", "read"]
+    page = client.get(f"/admin/api/apitoken/{ApiToken.objects.get().pk}/change/")
+    assert secret not in page.content.decode()

@@ -15,9 +15,11 @@ from django.utils import timezone
 from standardwebhooks import Webhook
 
 from config import events
+from newsletter.models import Issue
+from newsletter.sending.lifecycle import finish_if_done
 from subscribers import reader_data, subscriptions
 from subscribers.models import Subscriber, Subscription
-from tests.builders import make_newsletter
+from tests.builders import make_issue, make_newsletter
 from webhooks import delivery, signing
 from webhooks.admin import EndpointForm
 from webhooks.models import Delivery, Endpoint
@@ -197,3 +199,15 @@ def test_each_change_is_announced_from_where_it_happens(django_capture_on_commit
         "subscriber.complained",
     ]
     assert subscription.status == "unsubscribed"
+
+
+def test_a_sent_issue_is_announced_once(django_capture_on_commit_callbacks):
+    hook = endpoint("http://10.0.0.5/", wants=[events.ISSUE_SENT])
+    issue = make_issue(make_newsletter())
+    Issue.objects.filter(pk=issue.pk).update(status="sending", planned_at=timezone.now())
+    with django_capture_on_commit_callbacks(execute=True):
+        assert finish_if_done(issue_id=issue.pk)
+        assert not finish_if_done(issue_id=issue.pk)
+    [message] = [d.message for d in hook.deliveries.select_related("message")]
+    assert message.event == "issue.sent"
+    assert message.data["issue"]["subject"] == issue.subject
