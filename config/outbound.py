@@ -123,7 +123,25 @@ def fetch(url: str, *, method: str = "GET", accept: str = "text/html,*/*;q=0.5")
     raise Refused(f"more than {MAX_REDIRECTS} redirects")
 
 
-def _one_hop(url: str, method: str, accept: str, deadline: float):
+def post(url: str, *, body: bytes, headers: dict[str, str]) -> Fetched:
+    """POST `body` to `url` (a webhook's target) within the time and size
+    limits, the address checked as for a fetch. A redirect is not followed:
+    its 3xx is the answer."""
+    deadline = time.monotonic() + TIMEOUT_SECONDS
+    response = _one_hop(url, "POST", "*/*", deadline, body=body, headers=headers)
+    answer = _read_capped(response, deadline)
+    return Fetched(url, response.status, response.headers.get("Content-Type", ""), answer, [url])
+
+
+def _one_hop(
+    url: str,
+    method: str,
+    accept: str,
+    deadline: float,
+    *,
+    body: bytes | None = None,
+    headers: dict[str, str] | None = None,
+):
     scheme, host, port, address = checked_target(url)
     remaining = deadline - time.monotonic()
     if remaining <= 0:
@@ -148,12 +166,15 @@ def _one_hop(url: str, method: str, accept: str, deadline: float):
     target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     default_port = 443 if scheme == "https" else 80
     headers = {
+        **(headers or {}),
         "Host": host if port == default_port else f"{host}:{port}",
         "User-Agent": USER_AGENT,
         "Accept": accept,
     }
     try:
-        return pool.urlopen(method, target, headers=headers, redirect=False, preload_content=False)
+        return pool.urlopen(
+            method, target, body=body, headers=headers, redirect=False, preload_content=False
+        )
     except urllib3.exceptions.HTTPError as exc:
         raise Refused(_reason(exc)) from exc
 

@@ -60,6 +60,8 @@ INSTALLED_APPS = [
     "anymail",
     "newsletter",
     "subscribers",
+    "api",
+    "webhooks",
 ]
 
 MIDDLEWARE = [
@@ -197,6 +199,8 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {
     # Start scheduled issues whose time has come.
     "start-due-issues": {"task": "newsletter.start_due_issues", "schedule": 60.0},
+    # Outgoing webhooks due again after a failure, or whose task was lost.
+    "deliver-due-webhooks": {"task": "webhooks.deliver_due", "schedule": 60.0},
     # Settle crashed batches (ambiguous), re-enqueue lost ones, finish completed sends.
     "sweep-deliveries": {"task": "newsletter.sweep", "schedule": 60.0},
     # Remind editors of due issues whose draft has no links yet.
@@ -298,6 +302,8 @@ STATIC_ROOT = VAR_DIR / "static"
 SIGNUP_RATE_PER_IP = envint("SIGNUP_RATE_PER_IP", 10)
 SIGNUP_RATE_PER_EMAIL = envint("SIGNUP_RATE_PER_EMAIL", 3)
 RATELIMIT_ENABLED = envbool("RATELIMIT_ENABLED", "True")
+# REST API requests per token per minute (api.auth); RATELIMIT_ENABLED=0 lifts it too.
+API_RATE_PER_MINUTE = envint("API_RATE_PER_MINUTE", 120)
 # Confirmation and "already subscribed" emails one mailbox may get in a day,
 # whoever asks and from wherever (subscribers.mailbox_quota). Not switched off
 # by RATELIMIT_ENABLED: it protects other people's inboxes, not our servers.

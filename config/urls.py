@@ -1,6 +1,7 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from api.urls import urlpatterns as api_urlpatterns
 from config import views
 from mail import outbox
 from newsletter.engagement.webhooks import webhook_urlpatterns
@@ -10,6 +11,7 @@ urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path("admin/", admin.site.urls),
     path("_nested_admin/", include("nested_admin.urls")),
+    *api_urlpatterns,
     # anymail's webhooks, answering 401 without WEBHOOK_SECRET and 400 for bad payloads.
     path("anymail/", include(webhook_urlpatterns())),
     path("", include("newsletter.urls")),

@@ -14,6 +14,8 @@ class Subscriber(models.Model):
     consent_ip = models.GenericIPAddressField(null=True, blank=True)
     consent_user_agent = models.CharField(max_length=300, blank=True)
     consent_source = models.CharField(max_length=40, blank=True)
+    # How the reader agreed, when a client of the API added them as confirmed.
+    consent_note = models.CharField(max_length=300, blank=True)
     created = models.DateTimeField(default=timezone.now)
 
     class Meta:

@@ -8,6 +8,7 @@ from typing import Any
 
 from django.db import transaction
 
+from config import events
 from subscribers import subscriptions
 from subscribers.models import Subscriber, Suppression
 
@@ -25,6 +26,7 @@ def export(subscriber: Subscriber) -> dict[str, Any]:
             "ip": subscriber.consent_ip,
             "user_agent": subscriber.consent_user_agent,
             "source": subscriber.consent_source,
+            "note": subscriber.consent_note,
         },
         "subscriptions": [
             {
@@ -56,4 +58,6 @@ def erase(subscriber: Subscriber) -> None:
     so that an import cannot quietly add them back."""
     with transaction.atomic():
         subscriptions.suppress(subscriber.email, reason=Suppression.ERASED)
+        # The event names the reader by id only: their address is what was erased.
+        events.emit(events.SUBSCRIBER_ERASED, {"subscriber": {"id": subscriber.pk}})
         subscriber.delete()

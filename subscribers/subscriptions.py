@@ -23,6 +23,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 from kombu.exceptions import OperationalError
 
+from config import events
 from config.queue import enqueue
 from mail import tokens
 from newsletter.models import Newsletter
@@ -67,6 +68,7 @@ class Consent:
     source: str
     ip: str | None = None
     user_agent: str = ""
+    note: str = ""  # how the reader agreed, when someone else records it (the API)
 
 
 # -- suppression -------------------------------------------------------------
@@ -110,9 +112,11 @@ def subscribe(newsletter: Newsletter, *, email: str, name: str = "", consent: Co
         return "nothing"
     with transaction.atomic():
         subscriber, _ = Subscriber.objects.get_or_create(email=email)
-        subscription, _ = Subscription.objects.get_or_create(
+        subscription, created = Subscription.objects.get_or_create(
             subscriber=subscriber, newsletter=newsletter
         )
+        if created:
+            _announce(events.SUBSCRIBER_CREATED, subscription)
         if subscription.status == Status.CONFIRMED:
             if not mailbox_quota.take(email):
                 return "nothing"
@@ -138,7 +142,13 @@ def _record_request(subscriber: Subscriber, *, name: str, consent: Consent) -> N
     subscriber.save(update_fields=["name", *CONSENT_FIELDS])
 
 
-CONSENT_FIELDS = ["consent_at", "consent_ip", "consent_user_agent", "consent_source"]
+CONSENT_FIELDS = [
+    "consent_at",
+    "consent_ip",
+    "consent_user_agent",
+    "consent_source",
+    "consent_note",
+]
 
 
 def _set_consent(subscriber: Subscriber, consent: Consent) -> None:
@@ -147,6 +157,7 @@ def _set_consent(subscriber: Subscriber, consent: Consent) -> None:
     # A header may carry NUL, which PostgreSQL text cannot hold.
     subscriber.consent_user_agent = consent.user_agent.replace("\x00", "")[:300]
     subscriber.consent_source = consent.source[:40]
+    subscriber.consent_note = consent.note.replace("\x00", "")[:300]
 
 
 def resend_confirmation(subscription: Subscription) -> bool:
@@ -188,6 +199,7 @@ def _mark_confirmed(subscription: Subscription, *, allowed_from: list[str]) -> b
     )
     if not changed:
         return False
+    _announce(events.SUBSCRIBER_CONFIRMED, subscription)
     # A click in the mailbox is proof of ownership and of intent: whatever
     # suppressed this address before (an erasure, an old bounce) is over.
     lift_suppression(subscription.subscriber.email)
@@ -206,13 +218,14 @@ def unsubscribe(subscription: Subscription, *, reason: str = "") -> bool:
         status=Status.UNSUBSCRIBED, unsubscribed_at=timezone.now(), reason=reason.strip()[:500]
     )
     subscription.refresh_from_db(fields=["status", "unsubscribed_at", "reason"])
+    if changed:
+        _announce(events.SUBSCRIBER_UNSUBSCRIBED, subscription)
     return bool(changed)
 
 
 def unsubscribe_all(subscriber: Subscriber, *, reason: str = "") -> int:
-    return Subscription.objects.filter(subscriber=subscriber, status__in=ACTIVE).update(
-        status=Status.UNSUBSCRIBED, unsubscribed_at=timezone.now(), reason=reason[:500]
-    )
+    leaving = Subscription.objects.filter(subscriber=subscriber, status__in=ACTIVE)
+    return sum(unsubscribe(subscription, reason=reason) for subscription in leaving)
 
 
 def _just_unsubscribed() -> Q:
@@ -241,6 +254,7 @@ def resubscribe(subscription: Subscription) -> str:
         )
         subscription.refresh_from_db(fields=["status", "unsubscribed_at", "reason"])
         if changed:
+            _announce(events.SUBSCRIBER_CONFIRMED, subscription)
             return "confirmed"
     else:
         outcome = _ask_to_confirm(subscription, _just_unsubscribed())
@@ -339,9 +353,11 @@ def subscribe_proven(subscriber: Subscriber, newsletter: Newsletter, *, consent:
     suppressed for either, needs a fresh opt-in instead: it waits, pending,
     for a click in the confirmation email this sends ("confirm"; "too_many"
     changes nothing)."""
-    subscription, _ = Subscription.objects.get_or_create(
+    subscription, created = Subscription.objects.get_or_create(
         subscriber=subscriber, newsletter=newsletter
     )
+    if created:
+        _announce(events.SUBSCRIBER_CREATED, subscription)
     _set_consent(subscriber, consent)
     subscriber.save(update_fields=CONSENT_FIELDS)
     if _needs_fresh_opt_in(subscription):
@@ -358,6 +374,19 @@ def email_reader_link(subscriber: Subscriber, *, purpose: str) -> bool:
         return False
     transaction.on_commit(partial(_enqueue, SEND_READER_LINK, subscriber.pk, purpose))
     return True
+
+
+def _announce(event: str, subscription: Subscription) -> None:
+    """Tell the webhooks (config.events) what just happened to this subscription."""
+    row = (
+        Subscription.objects.filter(pk=subscription.pk)
+        .values("subscriber_id", "subscriber__email", "newsletter__slug", "status")
+        .first()
+    )
+    if row:
+        subscriber = {"id": row["subscriber_id"], "email": row["subscriber__email"]}
+        data = {"subscriber": subscriber, "newsletter": row["newsletter__slug"]}
+        events.emit(event, data | {"status": row["status"]})
 
 
 def _after_commit(task_name: str, *args) -> None:
@@ -389,15 +418,24 @@ def stop_mail(
     bring a suppressed address back."""
     assert status in (Status.BOUNCED, Status.COMPLAINED), status
     subscription = _of(subscriber.pk, newsletter_id)
-    subscription.filter(status__in=ACTIVE).update(
+    changed = subscription.filter(status__in=ACTIVE).update(
         status=status, unsubscribed_at=when, reason=reason[:500]
     )
     if status == Status.COMPLAINED:
         # A complaint outranks an earlier unsubscribe or bounce (which keep their date).
-        subscription.exclude(status__in=ACTIVE).exclude(status=status).update(
-            status=status, reason=reason[:500]
+        changed += (
+            subscription.exclude(status__in=ACTIVE)
+            .exclude(status=status)
+            .update(status=status, reason=reason[:500])
         )
     suppress(subscriber.email, reason=status)
+    if changed:
+        kind = (
+            events.SUBSCRIBER_COMPLAINED
+            if status == Status.COMPLAINED
+            else events.SUBSCRIBER_BOUNCED
+        )
+        _announce(kind, subscription.get())
 
 
 def count_soft_bounce(
@@ -429,9 +467,11 @@ def unsubscribe_at_esp(
     *, subscriber_id: int, newsletter_id: int, when: datetime, reason: str
 ) -> None:
     """The reader unsubscribed through the ESP's own link or page."""
-    _of(subscriber_id, newsletter_id).filter(status=Status.CONFIRMED).update(
+    subscription = _of(subscriber_id, newsletter_id)
+    if subscription.filter(status=Status.CONFIRMED).update(
         status=Status.UNSUBSCRIBED, unsubscribed_at=when, reason=reason[:500]
-    )
+    ):
+        _announce(events.SUBSCRIBER_UNSUBSCRIBED, subscription.get())
 
 
 # -- the rules of an import ------------------------------------------------------

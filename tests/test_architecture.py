@@ -1,7 +1,8 @@
-"""The floors of the code (mail, subscribers, newsletter, config's entry points)
+"""The floors of the code (mail, subscribers, newsletter, the API and
+webhooks, config's entry points)
 and the absence of import circles, held on every test run: the contracts in
 pyproject.toml's [tool.importlinter], and a module-level search for circles
-across all four packages, imports inside functions included."""
+across all six packages, imports inside functions included."""
 
 import subprocess
 import sys
@@ -10,7 +11,7 @@ from pathlib import Path
 import grimp
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = ("config", "mail", "newsletter", "subscribers")
+PACKAGES = ("api", "config", "mail", "newsletter", "subscribers", "webhooks")
 
 
 def circles(graph: grimp.ImportGraph) -> list[list[str]]:

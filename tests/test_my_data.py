@@ -69,7 +69,7 @@ def test_it_emails_a_link_that_downloads_my_data(client, post, preferences, read
     assert data["subscriptions"][0]["newsletter"] == "ML Monthly"
     assert data["subscriptions"][0]["status"] == "confirmed"
     assert data["deliveries"][0]["state"] == "sent"
-    assert set(data["consent"]) == {"at", "ip", "user_agent", "source"}
+    assert set(data["consent"]) == {"at", "ip", "user_agent", "source", "note"}
 
 
 @pytest.mark.parametrize("purpose, what", [("data", "/my-data/"), ("erase", "/erase/")])

@@ -29,6 +29,16 @@ class Site(BaseHTTPRequestHandler):
         self.wfile.write(body)
         self.server.seen.append((self.path, self.headers["Host"], self.headers["User-Agent"]))
 
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        self.server.seen.append((self.path, self.headers["Host"], body, self.headers["X-Sig"]))
+        if self.path.startswith("/to?u="):
+            self.send_response(307)
+            self.send_header("Location", unquote(self.path.removeprefix("/to?u=")))
+        else:
+            self.send_response(204)
+        self.end_headers()
+
     def log_message(self, *args):
         pass
 
@@ -132,3 +142,24 @@ def test_it_stops_reading_past_the_size_cap(site, only_the_site):
 def test_it_fetches_only_http_and_https(url):
     with pytest.raises(outbound.Refused, match="only http and https"):
         outbound.fetch(url)
+
+
+# -- POST (a webhook's delivery) ---------------------------------------------------
+
+
+def test_it_posts_a_body_with_its_headers_to_an_allowed_address(site, only_the_site):
+    answer = outbound.post(f"{only_the_site}/hook", body=b'{"a": 1}', headers={"X-Sig": "v1,x"})
+    assert answer.status == 204
+    assert site.seen == [("/hook", f"127.0.0.1:{site.server_address[1]}", b'{"a": 1}', "v1,x")]
+
+
+def test_a_post_to_a_private_address_is_refused_before_connecting(monkeypatch, settings):
+    settings.FETCH_ALLOW_LOOPBACK = False
+    resolving(monkeypatch, {"hooks.example.com": [["10.1.2.3"]]})
+    with pytest.raises(outbound.NotPublic, match="10.1.2.3 is not a public address"):
+        outbound.post("https://hooks.example.com/in", body=b"{}", headers={})
+
+
+def test_a_post_does_not_follow_a_redirect(site, only_the_site):
+    answer = outbound.post(f"{only_the_site}/to?u=http://10.0.0.1/", body=b"{}", headers={})
+    assert answer.status == 307 and len(site.seen) == 1

@@ -179,7 +179,7 @@ def test_it_does_the_same_work_and_answers_the_same_page_whatever_the_address_st
     assert b"Check your inbox" in bodies["new"]
     assert len({tuple(shapes) for shapes in queries.values()}) == 1, queries
     assert not any("subscribers_" in query for query in queries["new"]), queries["new"]
-    consent = {"source": source, "ip": "127.0.0.1", "user_agent": ""}
+    consent = {"source": source, "ip": "127.0.0.1", "user_agent": "", "note": ""}
     for state, task in tasks.items():
         handed = ("subscribers.subscribe", (newsletter.pk, f"{state}@example.com", "Rea", consent))
         assert task == (1, [handed]), state

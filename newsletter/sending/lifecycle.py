@@ -9,10 +9,12 @@ import logging
 from datetime import datetime, timedelta
 from functools import partial
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import Exists, Max, OuterRef
 from django.utils import timezone
 
+from config import events
 from config.queue import enqueue
 from newsletter.curation import preflight
 from newsletter.models import Delivery, Issue
@@ -205,8 +207,23 @@ def finish_if_done(*, issue_id: int) -> bool:
     )
     if done:
         log.info("Issue %s: sent", issue_id)
-        draft_next_issue(issue=Issue.objects.select_related("newsletter").get(pk=issue_id))
+        issue = Issue.objects.select_related("newsletter").get(pk=issue_id)
+        events.emit(events.ISSUE_SENT, _announced(issue))
+        draft_next_issue(issue=issue)
     return bool(done)
+
+
+def _announced(issue: Issue) -> dict:
+    return {
+        "issue": {
+            "id": issue.pk,
+            "newsletter": issue.newsletter.slug,
+            "number": issue.number,
+            "subject": issue.subject,
+            "sent_at": issue.sent_at.isoformat(),
+            "web_url": settings.SITE_URL + issue.get_absolute_url(),
+        }
+    }
 
 
 # -- Work for the workers -----------------------------------------------------------
