@@ -5,6 +5,7 @@ import re
 from datetime import timedelta
 
 import pytest
+from django.contrib.auth.models import User
 from freezegun import freeze_time
 
 from mail.tokens import link_token, prose_link_token
@@ -120,6 +121,38 @@ def test_a_readers_three_clicks_on_a_link_are_one_unique_click(client, mailgun, 
             clock.tick(20)
     click = Click.objects.get()
     assert (click.kind, click.delivery) == (Click.Kind.HUMAN, bob)
+
+
+def test_the_stats_page_shows_readers_and_scanners_apart(client, mailgun, sent):
+    alice, bob = delivery_of(sent, "alice"), delivery_of(sent, "bob")
+    with freeze_time(alice.sent_at + timedelta(seconds=1)):
+        for path in links_of(mailgun, "alice"):  # a scanner at alice's company
+            follow(client, path)
+    with freeze_time(bob.sent_at + timedelta(hours=1), tick=True) as clock:
+        for path in links_of(mailgun, "bob")[::2] * 2:  # the intro's and commentary's links
+            follow(client, path)
+            clock.tick(30)
+
+    editor = User.objects.create_superuser("editor", "editor@example.com", "pw-for-tests-only")
+    client.force_login(editor)
+    page = client.get(f"/admin/newsletter/issue/{sent.pk}/stats/").content.decode()
+
+    def figure(tile: str) -> str:
+        return re.search(rf'id="{tile}"><span class="figure">([^<]*)<', page).group(1)
+
+    assert (figure("unique-clicks"), figure("clicks"), figure("scanner-clicks")) == ("1", "2", "3")
+    prose = re.search(r'id="prose-links">(.*?)</table>', page, re.S).group(1)
+    row = r'<a href="([^"]+)"[^>]*>.*?<span class="link-section">([^<]+)</span></td>'
+    row += r'\s*<td class="num">(\d+)</td>\s*<td class="num">(\d+)</td>\s*<td class="num">(\d+)'
+    assert re.findall(row, prose, re.S) == [
+        (NEWS.replace("&", "&amp;"), "Issue intro or sign-off", "1", "1", "1"),
+        (CODE, "Research", "1", "1", "1"),
+    ]
+    scanners = re.search(r'id="scanners">(.*?)</table>', page, re.S).group(1)
+    assert '<td>3 or more links within 2 s</td><td class="num">3</td>' in scanners
+    sections = re.search(r'id="sections">(.*?)</table>', page, re.S).group(1)
+    research = r'<td>Research</td><td class="num">1</td><td class="num">(\d+)'
+    assert re.findall(research, sections) == ["1"]  # bob's click in its commentary
 
 
 def test_a_prose_link_redirects_only_to_its_stored_url(client, mailgun, sent):
