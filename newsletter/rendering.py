@@ -177,6 +177,7 @@ def _cache_key(issue) -> str:
     return f"rendered-issue:{issue.pk}:{digest}"
 
 
+PROSE_URL_MAX = ProseLink._meta.get_field("url").max_length
 # An <a>'s href in sanitised HTML (nh3 writes attributes in double quotes).
 _HREF = re.compile(r'(<a\b[^>]*?\bhref=")([^"]*)(")')
 
@@ -203,8 +204,8 @@ class ProseTracker:
     def __call__(self, safe_html: str, section_id: int | None = None) -> str:
         def tracked(match: re.Match) -> str:
             url = html_escaping.unescape(match.group(2))
-            if not url.startswith(("http://", "https://")):
-                return match.group(0)  # mailto: goes straight to the mail app
+            if not url.startswith(("http://", "https://")) or len(url) > PROSE_URL_MAX:
+                return match.group(0)  # mailto: goes to the mail app; too long to store
             href = html_escaping.escape(self.href(url, section_id))
             return f"{match.group(1)}{href}{match.group(3)}"
 

@@ -176,3 +176,12 @@ def test_a_drafts_preview_stores_its_prose_links_once(db):
     html = render_issue(issue).html
     [prose] = ProseLink.objects.all()
     assert html.count(f"/l/{prose_link_token(prose)}/") == 2
+
+
+def test_a_prose_url_too_long_to_store_goes_straight_to_its_page(db):
+    issue = make_draft(make_newsletter(), 1)
+    long = "https://example.org/?q=" + "x" * 2000
+    Link.objects.filter(section__issue=issue).update(commentary=f"[long]({long}) [code]({CODE})")
+    html = render_issue(issue).html
+    assert f'href="{long}"' in html
+    assert list(ProseLink.objects.values_list("url", flat=True)) == [CODE]
