@@ -88,13 +88,16 @@ def reader_url(purpose: str, subscriber) -> str:
     return url(READER_PAGES[purpose], tokens.reader_token(purpose, subscriber))
 
 
-def tracked_href(link, *, per_subscriber: bool) -> str:
+def tracked_href(link, *, per_subscriber: bool, prose: bool = False) -> str:
     """A link as it appears in an issue email: through /l/, with the reader's key
     in its slot when the newsletter tracks readers. An unfilled key still
-    resolves, to a click without a reader: /l/<token>//"""
+    resolves, to a click without a reader: /l/<token>//
+
+    `prose`: a stored link of the issue's prose (a ProseLink), not a Link."""
+    token = tokens.prose_link_token(link) if prose else tokens.link_token(link)
     if per_subscriber:
-        return url("click_reader", tokens.link_token(link), placeholder("recipient_key"))
-    return url("click", tokens.link_token(link))
+        return url("click_reader", token, placeholder("recipient_key"))
+    return url("click", token)
 
 
 def answer_url(answer: str) -> str:

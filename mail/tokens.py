@@ -71,6 +71,8 @@ SALTS = {
     "embed-form": "letterpress.subscribers.embed-form",
     # Signed ids in issue emails.
     "link": "letterpress.newsletter.link",
+    # A link inside an issue's prose (intro, commentary), stored for the issue.
+    "prose": "letterpress.newsletter.prose",
     "recipient": "letterpress.newsletter.recipient",
 }
 
@@ -209,6 +211,16 @@ def link_token(link) -> str:
 def read_link_token(token: str) -> int | None:
     """The link id a token was made for; None when forged, altered or truncated."""
     return _unsign_id("link", token)
+
+
+def prose_link_token(prose_link) -> str:
+    """Stands for one stored link of an issue's prose (intro, commentary) in its
+    tracked URL: the same /l/ URLs as link_token's, told apart by the salt."""
+    return _sign_id("prose", prose_link.pk)
+
+
+def read_prose_link_token(token: str) -> int | None:
+    return _unsign_id("prose", token)
 
 
 def recipient_key(delivery_id: int) -> str:

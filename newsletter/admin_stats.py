@@ -10,9 +10,17 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
+from newsletter.engagement import clicks
 from newsletter.engagement.charts import growth_chart
 from newsletter.engagement.feedback import feedback_totals
-from newsletter.engagement.stats import growth_points, issue_stats, section_clicks, top_links
+from newsletter.engagement.stats import (
+    growth_points,
+    issue_stats,
+    prose_links,
+    scanner_reasons,
+    section_clicks,
+    top_links,
+)
 from newsletter.models import Issue, Newsletter
 
 
@@ -61,6 +69,11 @@ class StatsAdminMixin:
             "newsletter": newsletter,
             "stats": issue_stats(issue),
             "links": top_links(issue),
+            "prose_links": prose_links(issue),
+            "scanners": scanner_reasons(issue),
+            "burst_links": clicks.BURST_LINKS,
+            "burst_seconds": clicks.BURST_WINDOW.seconds,
+            "early_seconds": clicks.EARLY.seconds,
             "sections": section_clicks(issue),
             "feedback": feedback_totals(issue),
             "chart": growth_chart(

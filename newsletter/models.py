@@ -612,17 +612,64 @@ class WebhookSignature(models.Model):
         return cls.objects.filter(signed_at__lt=too_old).delete()[0]
 
 
-class Click(models.Model):
-    """One follow of a tracked link; delivery is empty when readers are not tracked."""
+class ProseLink(models.Model):
+    """A link inside an issue's prose (its intro, sign-off, a section's intro, a
+    link's commentary), stored when the email is rendered so that /l/ sends the
+    reader only to a URL stored here, never to one taken from the request.
 
-    link = models.ForeignKey(Link, on_delete=models.CASCADE, related_name="clicks")
+    Derived from the issue's content, so made for a sent issue too (its content
+    is frozen): rows of URLs since edited out stay, and old test emails work."""
+
+    issue = models.ForeignKey(Issue, on_delete=models.CASCADE, related_name="prose_links")
+    # Where it first appears; empty for the issue's own intro and sign-off.
+    section = models.ForeignKey(
+        Section, on_delete=models.SET_NULL, related_name="prose_links", null=True, blank=True
+    )
+    url = models.URLField("URL", max_length=2000)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["issue", "url"], name="prose_link_once"),
+        ]
+
+    def __str__(self) -> str:
+        return self.url
+
+
+class Click(models.Model):
+    """One follow of a tracked link (a link's title, or a link in the prose);
+    delivery is empty when readers are not tracked. Scanner clicks (mail
+    scanners, link previewers) are kept apart from readers' (human), with the
+    reason they were judged so: newsletter.engagement.clicks."""
+
+    class Kind(models.TextChoices):
+        HUMAN = "human"
+        SCANNER = "scanner"
+
+    link = models.ForeignKey(
+        Link, on_delete=models.CASCADE, related_name="clicks", null=True, blank=True
+    )
+    prose = models.ForeignKey(
+        ProseLink, on_delete=models.CASCADE, related_name="clicks", null=True, blank=True
+    )
     delivery = models.ForeignKey(
         Delivery, on_delete=models.SET_NULL, related_name="clicks", null=True, blank=True
     )
     created = models.DateTimeField(default=timezone.now)
+    kind = models.CharField(max_length=10, choices=Kind, default=Kind.HUMAN)
+    reason = models.CharField(max_length=80, blank=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(link__isnull=False, prose__isnull=True)
+                | Q(link__isnull=True, prose__isnull=False),
+                name="click_on_one_link",
+            ),
+        ]
 
     def __str__(self) -> str:
-        return f"click on {self.link_id}"
+        return f"click on {self.link_id or f'prose {self.prose_id}'}"
 
 
 class Feedback(models.Model):

@@ -4,6 +4,8 @@ reader; per-recipient parts are mail.rendering's [[placeholders]].
 """
 
 import hashlib
+import html as html_escaping
+import re
 import textwrap
 from dataclasses import asdict, dataclass
 
@@ -16,7 +18,7 @@ from django.urls import reverse
 from mail import text
 from mail.links import tracked_href
 from mail.rendering import RenderError, mjml_to_html, placeholder
-from newsletter.models import Issue, Newsletter
+from newsletter.models import Issue, Newsletter, ProseLink
 
 # -- Issues ------------------------------------------------------------------
 
@@ -24,7 +26,7 @@ from newsletter.models import Issue, Newsletter
 GMAIL_CLIP_BYTES = 102 * 1000
 
 # Bump when the issue templates change shape, so cached renders are dropped.
-TEMPLATE_VERSION = 5
+TEMPLATE_VERSION = 6
 CACHE_SECONDS = 7 * 24 * 3600
 
 
@@ -106,6 +108,7 @@ def _section_context(section, number: int) -> dict:
     where = section_place(section, number)
     _checked(where, section, exclude=["issue", "position"])
     return {
+        "pk": section.pk,
         "title": text.plain(section.title),
         "intro_html": text.markdown_html(section.intro),
         "intro_text": text.markdown_text(section.intro),
@@ -174,10 +177,60 @@ def _cache_key(issue) -> str:
     return f"rendered-issue:{issue.pk}:{digest}"
 
 
+PROSE_URL_MAX = ProseLink._meta.get_field("url").max_length
+# An <a>'s href in sanitised HTML (nh3 writes attributes in double quotes).
+_HREF = re.compile(r'(<a\b[^>]*?\bhref=")([^"]*)(")')
+
+
+class ProseTracker:
+    """Sends the links of an issue's prose (intros, sign-off, commentary)
+    through /l/: each URL is stored for the issue (ProseLink), and the email
+    carries the stored row's signed id, never the URL itself."""
+
+    def __init__(self, issue):
+        self.issue = issue
+        self.per_subscriber = issue.newsletter.per_subscriber_tracking
+        self.known = {p.url: p for p in ProseLink.objects.filter(issue=issue)}
+
+    def href(self, url: str, section_id: int | None) -> str:
+        prose = self.known.get(url)
+        if prose is None:
+            prose, _ = ProseLink.objects.get_or_create(
+                issue=self.issue, url=url, defaults={"section_id": section_id}
+            )
+            self.known[url] = prose
+        return tracked_href(prose, per_subscriber=self.per_subscriber, prose=True)
+
+    def __call__(self, safe_html: str, section_id: int | None = None) -> str:
+        def tracked(match: re.Match) -> str:
+            url = html_escaping.unescape(match.group(2))
+            if not url.startswith(("http://", "https://")) or len(url) > PROSE_URL_MAX:
+                return match.group(0)  # mailto: goes to the mail app; too long to store
+            href = html_escaping.escape(self.href(url, section_id))
+            return f"{match.group(1)}{href}{match.group(3)}"
+
+        return _HREF.sub(tracked, safe_html)
+
+
+def _track_prose(context: dict, issue) -> None:
+    """The HTML prose's links through /l/. The text part spells URLs out as
+    they are, as it does for the links' titles: a reader reads them there."""
+    track = ProseTracker(issue)
+    for key in ("intro_html", "sign_off_html"):
+        context[key] = track(context[key])
+    for section in context["sections"]:
+        section["intro_html"] = track(section["intro_html"], section["pk"])
+        for link in section["links"]:
+            link["commentary_html"] = track(link["commentary_html"], section["pk"])
+
+
 def email_context(issue) -> dict:
-    """issue_context with the email's prose links coloured inline (the web page
-    colours them with its stylesheet, dark mode included)."""
+    """issue_context with the email's prose links through /l/ when the
+    newsletter tracks clicks, and coloured inline (the web page colours them
+    with its stylesheet, dark mode included)."""
     context = issue_context(issue)
+    if issue.newsletter.click_tracking:
+        _track_prose(context, issue)
     accent = issue.newsletter.accent_colour
     for key in ("intro_html", "sign_off_html"):
         context[key] = accented(context[key], accent)

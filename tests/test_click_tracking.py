@@ -87,13 +87,16 @@ def test_a_readers_clicks_on_a_link_count_once_and_the_first_time_stays(client, 
     assert delivery.clicked_at == first
 
 
-def test_a_head_request_shows_where_the_link_goes_but_is_no_click(client, link, delivery):
+def test_a_head_request_shows_where_the_link_goes_but_is_a_scanners_click(client, link, delivery):
     # Link checkers and previewers ask with HEAD; a reader's browser GETs.
     response = client.head(click_path(link, delivery))
     assert response.status_code == 302 and response["Location"] == URL
-    assert Click.objects.count() == 0
+    assert not Click.objects.filter(kind=Click.Kind.HUMAN).exists()
+    assert Click.objects.get().reason == "HEAD request"
+    delivery.refresh_from_db()
+    assert delivery.clicked_at is None
     assert client.post(click_path(link, delivery)).status_code == 405
-    assert Click.objects.count() == 0
+    assert Click.objects.count() == 1
 
 
 def test_it_ignores_any_url_in_the_request(client, link):

@@ -8,7 +8,8 @@ import pytest
 from django.urls import reverse
 
 from mail.rendering import RenderError
-from newsletter.models import Issue, Link, Section
+from mail.tokens import prose_link_token
+from newsletter.models import Issue, Link, ProseLink, Section
 from newsletter.rendering import render_issue
 from tests.builders import drafting, make_authored_issue, make_field_notes_newsletter
 
@@ -99,7 +100,10 @@ def test_link_commentary_keeps_safe_markup_and_links(client, issue):
     set_field(link, "commentary", commentary)
     email_html = render_issue(issue).html
     assert "<strong>this</strong>" in email_html
-    assert 'href="https://arxiv.org/abs/1"' in email_html
+    # Through /l/, to the URL stored for the issue (tests/test_honest_clicks.py).
+    prose = ProseLink.objects.get(issue=issue)
+    assert prose.url == "https://arxiv.org/abs/1"
+    assert f"/l/{prose_link_token(prose)}/" in email_html
     assert "mailto:" in email_html
 
 

@@ -10,7 +10,16 @@ from django.db.models.functions import TruncWeek
 from django.utils import timezone
 
 from newsletter.engagement.charts import GrowthPoint
-from newsletter.models import Click, Delivery, Feedback, Issue, Link, Newsletter, Section
+from newsletter.models import (
+    Click,
+    Delivery,
+    Feedback,
+    Issue,
+    Link,
+    Newsletter,
+    ProseLink,
+    Section,
+)
 from subscribers.models import Subscription
 
 
@@ -29,7 +38,8 @@ class IssueStats:
     unsubscribed: int
     opened: int
     unique_clicks: int | None  # None when readers are not tracked one by one
-    clicks: int
+    clicks: int  # readers' clicks: once per reader and link when readers are tracked
+    scanner_clicks: int = 0  # set apart: newsletter.engagement.clicks says how
 
     answers: int = 0  # feedback answers
 
@@ -107,26 +117,76 @@ def issue_stats(issue: Issue) -> IssueStats:
     return IssueStats(
         **figures,
         unsubscribed=unsubscribed_after(issue),
-        clicks=Click.objects.filter(link__section__issue=issue).count(),
+        clicks=issue_clicks(issue).filter(kind=HUMAN).count(),
+        scanner_clicks=issue_clicks(issue).filter(kind=SCANNER).count(),
         answers=Feedback.objects.filter(delivery__issue=issue).count(),
     )
 
 
-def top_links(issue: Issue) -> list[Link]:
-    """Every link of the issue, most clicked first (clicks, and distinct readers)."""
-    return list(
-        Link.objects.filter(section__issue=issue)
-        .select_related("section")
-        .annotate(clicks_count=Count("clicks"), readers=Count("clicks__delivery", distinct=True))
-        .order_by("-clicks_count", "section__position", "section_id", "position", "id")
+HUMAN, SCANNER = Click.Kind.HUMAN, Click.Kind.SCANNER
+
+
+def issue_clicks(issue: Issue):
+    """Every click on the issue's links, titles and prose alike."""
+    return Click.objects.filter(Q(link__section__issue=issue) | Q(prose__issue=issue))
+
+
+def _per_link(queryset):
+    """Readers' clicks, unique clicking readers and scanners' clicks, per link."""
+    return queryset.annotate(
+        clicks_count=Count("clicks", filter=Q(clicks__kind=HUMAN)),
+        readers=Count("clicks__delivery", filter=Q(clicks__kind=HUMAN), distinct=True),
+        scanner_count=Count("clicks", filter=Q(clicks__kind=SCANNER)),
     )
 
 
-def section_clicks(issue: Issue) -> list[Section]:
+def top_links(issue: Issue) -> list[Link]:
+    """Every link of the issue, most clicked by readers first."""
     return list(
+        _per_link(Link.objects.filter(section__issue=issue).select_related("section")).order_by(
+            "-clicks_count", "section__position", "section_id", "position", "id"
+        )
+    )
+
+
+def prose_links(issue: Issue) -> list[ProseLink]:
+    """The links in the issue's intros and commentary that were clicked, most first."""
+    return [
+        prose
+        for prose in _per_link(issue.prose_links.select_related("section")).order_by(
+            "-clicks_count", "-scanner_count", "id"
+        )
+        if prose.clicks_count or prose.scanner_count
+    ]
+
+
+def section_clicks(issue: Issue) -> list[Section]:
+    """Readers' clicks per section, its links' titles and the links in its prose."""
+    sections = list(
         issue.sections.annotate(
-            clicks_count=Count("links__clicks"), link_count=Count("links", distinct=True)
-        ).order_by("-clicks_count", "position", "id")
+            clicks_count=Count("links__clicks", filter=Q(links__clicks__kind=HUMAN)),
+            link_count=Count("links", distinct=True),
+        )
+    )
+    in_prose = dict(
+        issue.prose_links.filter(section__isnull=False, clicks__kind=HUMAN)
+        .values("section")
+        .annotate(n=Count("clicks"))
+        .values_list("section", "n")
+    )
+    for section in sections:
+        section.clicks_count += in_prose.get(section.pk, 0)
+    return sorted(sections, key=lambda s: (-s.clicks_count, s.position, s.pk))
+
+
+def scanner_reasons(issue: Issue) -> list[dict]:
+    """How the scanners' clicks were judged: each reason, its clicks and reader keys."""
+    return list(
+        issue_clicks(issue)
+        .filter(kind=SCANNER)
+        .values("reason")
+        .annotate(clicks=Count("id"), readers=Count("delivery", distinct=True))
+        .order_by("-clicks", "reason")
     )
 
 

@@ -19,8 +19,13 @@ def bad_link(request: HttpRequest) -> HttpResponse:
 @never_cache
 @require_http_methods(["GET", "HEAD"])
 def click(request: HttpRequest, link_token: str, recipient_key: str | None = None) -> HttpResponse:
-    # A HEAD is a link checker or previewer asking where the link goes: not a click.
-    url = record_click(link_token, recipient_key, count=request.method == "GET")
+    # A HEAD is a link checker or previewer asking where the link goes: a scanner's.
+    url = record_click(
+        link_token,
+        recipient_key,
+        head=request.method == "HEAD",
+        user_agent=request.headers.get("User-Agent", "")[:500],
+    )
     if url is None:
         return bad_link(request)
     # The stored URL only, never one taken from the request: no open redirect.
