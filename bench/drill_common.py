@@ -227,10 +227,10 @@ def load_readers(args) -> tuple:
     with raw.cursor() as cursor:
         with cursor.copy(
             "COPY subscribers_subscriber (id, email, name, consent_user_agent, consent_source, "
-            "created) FROM STDIN"
+            "consent_note, created) FROM STDIN"
         ) as cp:
             for n in range(1, len(statuses) + 1):
-                cp.write_row((n, f"reader{n}@drill.example", "", "", "drill", now))
+                cp.write_row((n, f"reader{n}@drill.example", "", "", "drill", "", now))
         with cursor.copy(
             "COPY subscribers_subscription (subscriber_id, newsletter_id, status, created, "
             "confirmed_at, reason, soft_bounces) FROM STDIN"

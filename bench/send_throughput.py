@@ -92,6 +92,7 @@ def configure(args) -> None:
             "SECRET_KEY": f"bench-{uuid.uuid4().hex}{uuid.uuid4().hex}",
             "ALLOWED_HOSTS": "bench.example.com",
             "SITE_URL": "https://bench.example.com",
+            "DEFAULT_FROM_EMAIL": "Bench <bench@bench.example.com>",
             "LOG_LEVEL": "WARNING",
         }
     )
@@ -118,10 +119,13 @@ def next_round(issue, number: int):
     from django.db import connection
 
     from newsletter.management.commands.seed_demo import ISSUE_1, seed_issue
-    from newsletter.models import Delivery
+    from newsletter.models import Delivery, Issue
 
     with connection.cursor() as cursor:
         cursor.execute(f"TRUNCATE {Delivery._meta.db_table} CASCADE")
+    # The app drafts the next number after each send: an empty draft the
+    # pre-flight would refuse. The bench's own issue takes its place.
+    Issue.objects.filter(newsletter=issue.newsletter, number=100 + number, status="draft").delete()
     return seed_issue(issue.newsletter, ISSUE_1 | {"number": 100 + number})
 
 
@@ -141,8 +145,9 @@ def load_readers(newsletter_id: int, count: int) -> float:
     with connection.cursor() as cursor:
         copy_rows(
             cursor.cursor,
-            "subscribers_subscriber (id, email, name, consent_user_agent, consent_source, created)",
-            lambda n: f"{n}\t{address(n)}\t\t\tbench\t{now}\n",
+            "subscribers_subscriber"
+            " (id, email, name, consent_user_agent, consent_source, consent_note, created)",
+            lambda n: f"{n}\t{address(n)}\t\t\tbench\t\t{now}\n",
             count,
         )
         copy_rows(
