@@ -26,6 +26,7 @@ from mail.rendering import PLACEHOLDERS, render_email
 from mail.tokens import recipient_key
 from newsletter.models import Delivery, Issue
 from newsletter.rendering import render_issue
+from subscribers.addresses import InvalidAddress, normalise
 from subscribers.models import Subscriber, Subscription
 from subscribers.subscriptions import is_suppressed
 
@@ -101,13 +102,14 @@ def send_test_issue(issue, *, to: str) -> None:
     """Exactly the email a reader gets, headers included, through the configured
     ESP; TestRefused for an address that left this newsletter or that bounced,
     complained or was erased: a test is no way around "never mailed after leaving"."""
+    try:
+        address = normalise(to)  # the stored form, as readers' and suppressed ones are
+    except InvalidAddress as exc:
+        raise TestRefused(f"{to}: {exc}") from exc
     left = Subscription.objects.filter(
-        newsletter=issue.newsletter,
-        subscriber__email__iexact=to.strip(),
-        status__in=Subscription.LEFT,
+        newsletter=issue.newsletter, subscriber__email=address, status__in=Subscription.LEFT
     )
-    # Any spelling of the address: mailboxes ignore the case of the local part.
-    if left.exists() or is_suppressed(to) or is_suppressed(to.strip().lower()):
+    if left.exists() or is_suppressed(address):
         raise TestRefused(f"{to} left this newsletter or cannot be mailed: no test goes there.")
     values = values_for_address(issue.newsletter, to=to)
     digest = issue.content_digest()  # before rendering: a later edit makes it stale, not current
