@@ -58,7 +58,17 @@ class NewsletterAdmin(admin.ModelAdmin):
     fieldsets = (
         (
             None,
-            {"fields": ("name", "slug", "description", "tagline", "is_public", "accent_colour")},
+            {
+                "fields": (
+                    "name",
+                    "slug",
+                    "description",
+                    "tagline",
+                    "language",
+                    "is_public",
+                    "accent_colour",
+                )
+            },
         ),
         (
             "Sender",

@@ -66,6 +66,13 @@ class Newsletter(models.Model):
         "(the sender's name when empty).",
     )
     is_public = models.BooleanField(default=True, help_text="Listed on the signup index.")
+    language = models.CharField(
+        max_length=8,
+        choices=settings.LANGUAGES,
+        default="en",
+        help_text="What readers' pages and emails around your words speak: signup, confirmation, "
+        "footer, unsubscribe, dates. Your own text is never translated.",
+    )
     sender_name = models.CharField(max_length=100)
     sender_email = models.EmailField()
     reply_to = models.EmailField(blank=True)
