@@ -31,10 +31,12 @@ round a fresh copy of the issue and an empty Delivery table); the round with
 the median ours/floor ratio is reported, as this machine's speed drifts by a
 third from one minute to the next.
 
-Environment: BENCH_POSTGRES (server URL, default postgres://postgres@127.0.0.1:5432)
-and REDIS_URL (default redis://127.0.0.1:6379/0). The bench's databases
-(lp_bench, lp_bench_peer) are dropped at the end unless --keep. Results are
-printed and written to bench/results/. Figures, not tests.
+Environment: BENCH_POSTGRES (server URL, default postgres://postgres@127.0.0.1:5432),
+BENCH_DATABASE (default lp_bench; any name that starts so), BENCH_ESP_PORT
+(default 8201) and REDIS_URL (default redis://127.0.0.1:6379/0): two benches can
+run on one machine at once. The bench's databases (BENCH_DATABASE and its _peer)
+are dropped at the end unless --keep. Results are printed and written to
+bench/results/. Figures, not tests.
 """
 
 import argparse
@@ -56,8 +58,9 @@ from bench import report  # noqa: E402
 from tests.fake_esp import MAILGUN_KEY, POSTMARK_TOKEN  # noqa: E402
 
 RUN = uuid.uuid4().hex[:8]
-DATABASE = "lp_bench"
-PEER_DATABASE = "lp_bench_peer"
+# BENCH_DATABASE: another name, for two benches on one server at once.
+DATABASE = os.getenv("BENCH_DATABASE", "lp_bench")
+PEER_DATABASE = f"{DATABASE}_peer"
 PEER_VENV = ROOT / "bench" / ".peer-venv"
 PEER_PACKAGES = [
     "django-newsletter",

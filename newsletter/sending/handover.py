@@ -9,10 +9,12 @@ the ESP unrecorded. Only the run that claimed a row records its outcome.
 import logging
 import time
 import uuid
-from collections import Counter
+from collections import Counter, deque
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import partial
+from itertools import islice
 from typing import NamedTuple
 
 from django.conf import settings
@@ -304,19 +306,29 @@ class Handover:
         return message, by_email
 
     def send_each(self, flights: InFlight, readers: dict[int, Reader]) -> None:
-        """One message per reader, as many in flight as there are slots: built
-        first, claimed as their slot frees up, recorded as their answer lands."""
-        waiting = list(readers.items())
-        while waiting:
-            self.land(flights, until=flights.size - 1)  # at least one slot free
+        """One message per reader, as many in flight as there are slots. Each turn
+        records the answers that landed and claims the rows for the slots they
+        freed, and their requests leave at once; messages are built ahead while
+        every slot is busy, so a freed slot waits for no template."""
+        waiting = deque(readers.items())
+        ready: dict[int, object] = {}  # built, not yet claimed
+        while waiting or ready:
+            landed = flights.answers(block=False)
+            if not landed and not (ready and flights.free()):
+                if waiting and len(ready) < flights.size:
+                    pk, reader = waiting.popleft()
+                    ready[pk] = self.reader_message(pk, reader)
+                    continue
+                landed = flights.answers(block=True)
+            self.record_answers(landed)
             if self.later:
                 return  # the rest stay planned, due when the ESP said
-            free = flights.free()
-            take, waiting = waiting[:free], waiting[free:]
-            messages = {pk: self.reader_message(pk, reader) for pk, reader in take}
-            for pk in self.claim_rows(messages):
+            take = dict(islice(ready.items(), flights.free()))
+            for pk in take:
+                del ready[pk]
+            for pk in self.claim_rows(take) if take else ():
                 self.handed.add(pk)
-                flights.submit((pk, readers[pk].subscriber.email), messages[pk])
+                flights.submit((pk, readers[pk].subscriber.email), take[pk])
 
     def reader_message(self, pk: int, reader: Reader):
         email = reader.subscriber.email
@@ -341,15 +353,15 @@ class Handover:
             self.record_answers(answers)
 
     def record_answers(self, answers) -> None:
-        """One set of landed answers, in one transaction."""
-        if not answers:
-            return
-        with transaction.atomic():
-            for (pk, _), _, error in answers:
-                if error is not None:
-                    self.handle_error([pk], error)
-            taken = [(m, {email: pk}) for (pk, email), m, error in answers if error is None]
-            self.record(taken)
+        """One set of landed answers: one UPDATE when they agree (autocommit: a
+        transaction would cost two more round trips), one transaction when not."""
+        errors = [(pk, error) for (pk, _), _, error in answers if error is not None]
+        taken = [(m, {email: pk}) for (pk, email), m, error in answers if error is None]
+        with transaction.atomic() if errors else nullcontext():
+            for pk, error in errors:
+                self.handle_error([pk], error)
+            if taken:
+                self.record(taken)
 
     def record(self, answered: list[tuple[object, dict[str, int]]], *, whole_claim=False) -> None:
         """Mark rows sent with the ESP's message id, or failed if it refused the
