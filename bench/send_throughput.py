@@ -70,6 +70,7 @@ PEER_PACKAGES = [
 ]
 ESP_PORT = int(os.getenv("BENCH_ESP_PORT", "8201"))
 ESP_URL = f"http://127.0.0.1:{ESP_PORT}"
+SMTP_PORT = ESP_PORT + 1  # the fake ESP's SMTP sink (tests/fake_smtp.py), for --esp smtp
 # Far above what 2 cores can send: the bench measures the pipeline, not the limiter.
 SEND_RATE = 10_000_000
 # No new message at the ESP for this long: something is wrong, stop and report.
@@ -186,6 +187,8 @@ def start_esp(latency: float = 0.0) -> subprocess.Popen:
             str(ESP_PORT),
             "--latency",
             str(latency),
+            "--smtp-port",
+            str(SMTP_PORT),
         ],
         cwd=ROOT,
         stdout=subprocess.DEVNULL,
@@ -221,6 +224,11 @@ BACKENDS = {
         },
         "path": "anymail.backends.postmark.EmailBackend",
         "options": {"server_token": POSTMARK_TOKEN, "api_url": f"{ESP_URL}/postmark/"},
+    },
+    "smtp": {
+        "env": {"EMAIL_HOST": "127.0.0.1", "EMAIL_PORT": str(SMTP_PORT)},
+        "path": "django.core.mail.backends.smtp.EmailBackend",
+        "options": {"host": "127.0.0.1", "port": SMTP_PORT},
     },
 }
 
@@ -745,14 +753,21 @@ def judge(results: dict) -> dict[str, str]:
     def verdict(ok: bool, text: str) -> str:
         return f"{'met' if ok else 'MISSED'} ({text})"
 
-    if results["settings"]["esp"] != "mailgun":
-        if results["settings"]["latency"] < 0.1:
+    esp, latency = results["settings"]["esp"], results["settings"]["latency"]
+    rate = ours["emails_per_s"]
+    if esp == "smtp":
+        if latency >= 0.05:  # the issue's SMTP target: a sink answering after 50 ms
+            targets["SMTP: ≥ 100 emails/s"] = verdict(rate >= 100, f"{rate:,.0f}")
+    elif esp != "mailgun":
+        if latency < 0.1:
             return targets  # the issue's per-reader targets are at 100 ms a request
-        rate = ours["emails_per_s"]
         targets["per reader: ≥ 200 emails/s"] = verdict(rate >= 200, f"{rate:,.0f}")
         if results.get("ours_over_floor") is not None:
             ratio = results["ours_over_floor"]
             targets["per reader: ≥ 0.7 × floor"] = verdict(ratio >= 0.7, f"{ratio:.2f}")
+        if results.get("ours_over_peer") is not None:
+            ratio = results["ours_over_peer"]
+            targets["per reader: ≥ 25 × peer"] = verdict(ratio >= 25, f"{ratio:.1f}")
     elif ours["recipients"] <= 100_000:
         if results.get("ours_over_floor") is not None:
             ratio = results["ours_over_floor"]
@@ -791,7 +806,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--subscribers", "--readers", type=int, default=100_000)
     parser.add_argument(
-        "--esp", choices=sorted(BACKENDS), default="mailgun", help="postmark: the per-reader path"
+        "--esp",
+        choices=sorted(BACKENDS),
+        default="mailgun",
+        help="postmark: the per-reader path; smtp: the same over SMTP, into a local sink",
     )
     parser.add_argument("--latency", type=float, default=0.0, help="the fake ESP's answer delay, s")
     parser.add_argument("--concurrency", type=int, default=2, help="worker processes")
@@ -856,7 +874,9 @@ def main() -> None:
         ranked = sorted(rounds, key=lambda r: r[key] if key else r["ours"]["emails_per_s"])
         results |= ranked[(len(ranked) - 1) // 2]
         results["rounds"] = rounds
-        if args.peer_subscribers and not each:  # the peer speaks Mailgun here
+        # The peer sends one message per reader through anymail's Mailgun backend
+        # whatever our path; the fake ESP answers it after the same latency.
+        if args.peer_subscribers:
             peer_count = min(count, args.peer_subscribers)
             print(f"peer: {peer_count:,} readers through django-newsletter ...")
             results["peer"] = run_peer(issue, peer_count)

@@ -233,6 +233,11 @@ if ESP == "smtp":
     EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
     EMAIL_HOST = os.getenv("EMAIL_HOST", "localhost")
     EMAIL_PORT = envint("EMAIL_PORT", 1025)
+    # A provider's SMTP relay: STARTTLS (587) or TLS from the start (465), and a login.
+    EMAIL_HOST_USER = os.getenv("EMAIL_HOST_USER", "")
+    EMAIL_HOST_PASSWORD = os.getenv("EMAIL_HOST_PASSWORD", "")
+    EMAIL_USE_TLS = envbool("EMAIL_USE_TLS", "0")
+    EMAIL_USE_SSL = envbool("EMAIL_USE_SSL", "0")
 elif ESP:
     EMAIL_BACKEND = f"anymail.backends.{ESP}.EmailBackend"
     if os.getenv("ESP_API_URL"):

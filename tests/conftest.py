@@ -11,6 +11,7 @@ from django.conf import settings
 
 from config import outbound
 from tests.fake_esp import MAILGUN_KEY, POSTMARK_TOKEN, FakeESP
+from tests.fake_smtp import FakeSMTP
 from tests.helpers import AXE, CHROMIUM, Worker, forget_form_limits, post_committed
 from tests.page_site import PageSite
 
@@ -103,6 +104,21 @@ def postmark(settings, fake_esp):
         "POSTMARK_SERVER_TOKEN": POSTMARK_TOKEN,
         "POSTMARK_API_URL": fake_esp.postmark_url,
     }
+    return fake_esp
+
+
+@pytest.fixture(scope="session")
+def fake_smtp_server(fake_esp_server):
+    sink = FakeSMTP(fake_esp_server).start()
+    yield sink
+    sink.stop()
+
+
+@pytest.fixture
+def smtp(settings, fake_esp, fake_smtp_server):
+    """Plain SMTP (ESP=smtp) into the SMTP sink, which records into fake_esp."""
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", fake_smtp_server.port
     return fake_esp
 
 

@@ -385,16 +385,25 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=8201)
     parser.add_argument("--keep-bodies", action="store_true")
     parser.add_argument("--latency", type=float, default=0.0, help="seconds per call")
+    parser.add_argument("--smtp-port", type=int, help="also an SMTP sink on this port")
     args = parser.parse_args()
     esp = FakeESP(keep_bodies=args.keep_bodies)
     esp.faults.latency = args.latency
     esp.start(port=args.port)
     print(f"fake ESP on {esp.url} (Mailgun API at {esp.mailgun_url})", flush=True)
+    sink = None
+    if args.smtp_port:
+        from tests.fake_smtp import FakeSMTP  # aiosmtpd, only when asked for
+
+        sink = FakeSMTP(esp).start(port=args.smtp_port)
+        print(f"SMTP sink on 127.0.0.1:{sink.port}", flush=True)
     try:
         threading.Event().wait()
     except KeyboardInterrupt:
         pass
     finally:
+        if sink:
+            sink.stop()
         esp.stop()
 
 

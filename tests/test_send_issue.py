@@ -375,6 +375,52 @@ def test_one_by_one_it_keeps_several_requests_at_the_esp_and_no_more_than_allowe
     assert recorded == {m.to: m.message_id for m in postmark.messages}  # each their own answer
 
 
+def test_through_smtp_it_keeps_several_messages_at_the_server_each_reader_once(
+    smtp, settings, issue, newsletter
+):
+    settings.ESP_CONCURRENCY = 4
+    newsletter.batch_size = 100
+    newsletter.save()
+    readers = make_readers(newsletter, 20)
+    smtp.faults.latency = 0.2  # a server that answers DATA after 200 ms
+    start(issue)
+    sending.plan_deliveries(issue_id=issue.pk)
+
+    assert sending.send_batch(issue_id=issue.pk, batch=1) == {"sent": 20}
+
+    assert 2 <= smtp.peak_in_flight <= 4
+    assert smtp.recipients() == emails_of(readers)
+    assert not smtp.duplicates()
+    for reader in readers:
+        assert_own_links(smtp, reader)
+    # Each row keeps the Message-ID its reader got: what a bounce will quote.
+    recorded = dict(
+        Delivery.objects.filter(issue=issue).values_list("subscriber__email", "message_id")
+    )
+    assert recorded == {m.to: m.headers["Message-ID"] for m in smtp.messages}
+    assert len(set(recorded.values())) == 20
+
+
+def test_through_smtp_a_temporary_refusal_retries_only_that_reader(
+    smtp, settings, issue, newsletter
+):
+    settings.ESP_CONCURRENCY = 4
+    readers = make_readers(newsletter, 6)
+    smtp.faults.unavailable = frozenset(emails_of([readers[2]]))  # "451 try again later"
+    start(issue)
+    sending.plan_deliveries(issue_id=issue.pk)
+
+    with pytest.raises(sending.TryLater):
+        sending.send_batch(issue_id=issue.pk, batch=1)
+
+    # Answers in flight with it were recorded; no new message left after it.
+    planned = Delivery.objects.filter(issue=issue, state=State.PLANNED)
+    assert readers[2].subscriber_id in set(planned.values_list("subscriber_id", flat=True))
+    assert states(issue)["sent"] == len(smtp.recipients()) >= 2
+    assert readers[2].subscriber.email not in smtp.recipients()
+    assert not smtp.duplicates()
+
+
 def test_answers_are_recorded_while_the_send_rate_makes_the_next_chunk_wait(
     postmark, settings, issue, newsletter, monkeypatch
 ):

@@ -314,11 +314,14 @@ class Handover:
         ready: dict[int, object] = {}  # built, not yet claimed
         while waiting or ready:
             landed = flights.answers(block=False)
-            if not landed and not (ready and flights.free()):
-                if waiting and len(ready) < flights.size:
-                    pk, reader = waiting.popleft()
-                    ready[pk] = self.reader_message(pk, reader)
-                    continue
+            free = flights.free()
+            # Built ahead: one per free slot (claimed together), or a round of
+            # slots' worth while every slot is busy.
+            if not landed and waiting and len(ready) < (free or flights.size):
+                pk, reader = waiting.popleft()
+                ready[pk] = self.reader_message(pk, reader)
+                continue
+            if not landed and not (ready and free):
                 landed = flights.answers(block=True)
             self.record_answers(landed)
             if self.later:
@@ -373,8 +376,8 @@ class Handover:
         for message, by_email in answered:
             status = getattr(message, "anymail_status", None)
             for email, pk in by_email.items():
-                if status is None or not status.recipients:  # not an anymail backend: the outbox
-                    sent[pk] = getattr(message, "outbox_id", "")
+                if status is None or not status.recipients:  # SMTP or the outbox: our own id
+                    sent[pk] = getattr(message, "outbox_id", "") or own_message_id(message)
                     continue
                 own = status.recipients.get(email) or status.recipients.get(email.lower())
                 if own is not None and own.status in ("invalid", "rejected", "failed", "bounced"):
@@ -414,6 +417,11 @@ class Handover:
         self.handed.difference_update(ids)
         if self.later is None or later.countdown > self.later.countdown:
             self.later = later
+
+
+def own_message_id(message) -> str:
+    """The Message-ID we gave the message (SMTP: what a bounce will quote)."""
+    return str(message.extra_headers.get("Message-ID", ""))[:255]
 
 
 def each_its_own(values: dict[int, str]):
