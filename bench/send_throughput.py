@@ -233,9 +233,13 @@ BACKENDS = {
 }
 
 
-def start_worker(concurrency: int, log: Path, esp_name: str = "mailgun") -> subprocess.Popen:
+def start_worker(
+    concurrency: int, log: Path, esp_name: str = "mailgun", node: int = 1
+) -> subprocess.Popen:
+    """A worker node (`-n`), as one machine runs it; several share the queue."""
     env = {**os.environ, "ESP": esp_name, **BACKENDS[esp_name]["env"]}
     command = [sys.executable, "-m", "celery", "-A", "config", "worker", "--loglevel=WARNING"]
+    command += ["-n", f"bench{node}-{RUN}@%h"]
     command += [f"--concurrency={concurrency}", "--without-gossip", "--without-mingle"]
     command += ["--without-heartbeat", "-Q", os.environ["CELERY_QUEUE"]]
     return subprocess.Popen(
@@ -255,6 +259,17 @@ def wait_for_worker(timeout: float = 60) -> float:
     report.wait_until(mark.exists, timeout=timeout, what="the worker (see its log)")
     mark.unlink()
     return time.monotonic() - started
+
+
+def wait_for_nodes(count: int, timeout: float = 60) -> None:
+    """Every node answers a control ping: none joins the send late."""
+    from config.celery import app
+
+    def all_up() -> bool:
+        replies = app.control.ping(timeout=1.0) or []
+        return sum(1 for reply in replies for name in reply if RUN in name) >= count
+
+    report.wait_until(all_up, timeout=timeout, what=f"{count} worker nodes")
 
 
 class Peaks:
@@ -294,7 +309,10 @@ def start_profiler(pid: int) -> tuple[subprocess.Popen, Path]:
     return process, path
 
 
-def run_ours(issue, count, concurrency, timeout, profile, esp_pid, esp_name="mailgun") -> dict:
+def run_ours(
+    issue, count, concurrency, timeout, profile, esp_pid, esp_name="mailgun", nodes=1
+) -> dict:
+    """A real send through `nodes` worker nodes of `concurrency` processes each."""
     from django.conf import settings
     from django.db.models import Count
 
@@ -302,13 +320,15 @@ def run_ours(issue, count, concurrency, timeout, profile, esp_pid, esp_name="mai
     from newsletter.models import Delivery, Issue
 
     log = Path(settings.VAR_DIR) / f"bench-worker-{RUN}.log"
-    worker = start_worker(concurrency, log, esp_name)
+    workers = [start_worker(concurrency, log, esp_name, node) for node in range(1, nodes + 1)]
     profiler = None
     try:
         ready = wait_for_worker()
-        peaks = Peaks(worker.pid)
+        if nodes > 1:
+            wait_for_nodes(nodes)
+        peaks = [Peaks(worker.pid) for worker in workers]
         if profile:
-            profiler, profile = start_profiler(worker.pid)
+            profiler, profile = start_profiler(workers[0].pid)
         esp("/_reset", post=True)
         load = report.load_average()
         cpu = report.cpu_snapshot()
@@ -316,7 +336,8 @@ def run_ours(issue, count, concurrency, timeout, profile, esp_pid, esp_name="mai
         sending.issue_send_now(issue=issue)
         progress = (0, t0)  # messages at the ESP, and when that number last grew
         while True:
-            peaks.sample()
+            for peak in peaks:
+                peak.sample()
             stats = esp("/_stats")
             issue.refresh_from_db(fields=["status"])
             if stats["recipients"] >= count and issue.status == Issue.Status.SENT:
@@ -324,23 +345,31 @@ def run_ours(issue, count, concurrency, timeout, profile, esp_pid, esp_name="mai
             now = time.monotonic()
             if stats["messages"] > progress[0]:
                 progress = (stats["messages"], now)
-            if now - t0 > timeout or now - progress[1] > STALLED or worker.poll() is not None:
+            died = any(worker.poll() is not None for worker in workers)
+            if now - t0 > timeout or now - progress[1] > STALLED or died:
                 print(f"Stopped waiting ({issue.status}, worker log {log}): {stats}")
                 break
             time.sleep(0.2)
-        peaks.sample()
-        groups = {
-            "worker": {worker.pid, *peaks.pool},
-            "fake ESP": {esp_pid},
-            "bench": {os.getpid()},
-        }
+        for peak in peaks:
+            peak.sample()
+        if nodes == 1:
+            groups = {"worker": {workers[0].pid, *peaks[0].pool}}
+        else:
+            groups = {
+                f"node {n}": {w.pid, *p.pool}
+                for n, (w, p) in enumerate(zip(workers, peaks, strict=True), 1)
+            }
+        groups |= {"fake ESP": {esp_pid}, "bench": {os.getpid()}}
         cpu = report.cpu_used(cpu, report.cpu_snapshot(), groups)
+        if nodes > 1:  # the nodes together, as "worker" is for one
+            cpu["worker"] = round(sum(cpu.get(f"node {n}", 0) for n in range(1, nodes + 1)), 1)
     finally:
         if profiler:
             profiler.send_signal(signal.SIGINT)
             profiler.wait(timeout=60)
             print(f"profile (py-spy, collapsed stacks): {profile}")
-        report.stop(worker)
+        for worker in workers:
+            report.stop(worker)
     rows = Delivery.objects.filter(issue=issue).values_list("state").order_by()
     states = dict(rows.annotate(n=Count("pk")))
     return result(
@@ -351,9 +380,10 @@ def run_ours(issue, count, concurrency, timeout, profile, esp_pid, esp_name="mai
         load_before=load,
         delivery_states=states,
         issue_status=issue.status,
-        worker_peak_rss=peaks.as_dict(),
+        worker_peak_rss=peaks[0].as_dict(),
         cpu_seconds=cpu,
-        processes=concurrency,
+        processes=concurrency * nodes,
+        nodes=nodes,
     )
 
 
@@ -730,6 +760,27 @@ def print_report(results: dict) -> None:
                 for r in results["rounds"]
             )
             rows.append(("rounds (ours/floor)", each))
+    two = results.get("two_nodes")
+    if two:
+        shares = {k: v for k, v in two["cpu_seconds"].items() if k.startswith("node ")}
+        total = sum(shares.values()) or 1
+        rows += [
+            ("two nodes, emails/s", f"{two['emails_per_s']:,.0f} ({describe(two['check'])})"),
+            ("two nodes / one", f"{results['two_over_one']:.2f} (the median round)"),
+            ("two nodes: CPU seconds", str(two["cpu_seconds"])),
+            (
+                "two nodes: each node's share",
+                ", ".join(f"{k} {v / total:.0%}" for k, v in shares.items()),
+            ),
+            ("two nodes: delivery rows", str(two["delivery_states"])),
+        ]
+        if len(results["rounds"]) > 1:
+            each = ", ".join(
+                f"{r['two_nodes']['emails_per_s']:,.0f}/{r['ours']['emails_per_s']:,.0f} = "
+                f"{r['two_over_one']:.2f}"
+                for r in results["rounds"]
+            )
+            rows.append(("rounds (two/one)", each))
     if peer:
         rows += [
             (
@@ -755,6 +806,10 @@ def judge(results: dict) -> dict[str, str]:
 
     esp, latency = results["settings"]["esp"], results["settings"]["latency"]
     rate = ours["emails_per_s"]
+    if results.get("two_over_one") is not None:
+        scale = results["two_over_one"]
+        targets["two nodes ≥ 1.8 × one"] = verdict(scale >= 1.8, f"{scale:.2f}")
+        return targets
     if esp == "smtp":
         if latency >= 0.05:  # the issue's SMTP target: a sink answering after 50 ms
             targets["SMTP: ≥ 100 emails/s"] = verdict(rate >= 100, f"{rate:,.0f}")
@@ -818,6 +873,11 @@ def main() -> None:
     parser.add_argument("--peer-subscribers", type=int, default=5000, help="0: no peer")
     parser.add_argument("--no-floor", action="store_true")
     parser.add_argument(
+        "--scale-out",
+        action="store_true",
+        help="each round: one worker node, then two (-n), instead of the floor",
+    )
+    parser.add_argument(
         "--rounds", type=int, default=3, help="ours then floor, this many times; the median counts"
     )
     parser.add_argument("--timeout", type=float, default=3600)
@@ -860,7 +920,14 @@ def main() -> None:
                 issue, count, args.concurrency, args.timeout, profile, fake.pid, args.esp
             )
             rounds.append({"ours": ours})
-            if not args.no_floor:
+            if args.scale_out:
+                issue = next_round(issue, number + 50)
+                print(f"  two nodes: {count:,} readers, {args.concurrency} processes each ...")
+                two = run_ours(
+                    issue, count, args.concurrency, args.timeout, False, fake.pid, args.esp, 2
+                )
+                rounds[-1] |= {"two_nodes": two, "two_over_one": ratio(two, ours)}
+            elif not args.no_floor:
                 print(f"  floor: {count:,} readers, {args.floor_processes} processes ...")
                 if each:
                     floor = run_floor_each(issue, count, args.floor_processes, args.esp, fake.pid)
@@ -870,7 +937,7 @@ def main() -> None:
         # The round with the median ratio (or rate) stands for the run: this
         # machine's speed drifts by a third from minute to minute, so each round
         # compares ours with a floor measured right after it.
-        key = "ours_over_floor" if not args.no_floor else None
+        key = "two_over_one" if args.scale_out else None if args.no_floor else "ours_over_floor"
         ranked = sorted(rounds, key=lambda r: r[key] if key else r["ours"]["emails_per_s"])
         results |= ranked[(len(ranked) - 1) // 2]
         results["rounds"] = rounds
@@ -890,7 +957,7 @@ def main() -> None:
         f"send_throughput-{count}"
         if not each and not args.latency
         else (f"send_throughput-{args.esp}-latency{args.latency:g}-{count}")
-    )
+    ) + ("-scale-out" if args.scale_out else "")
     print(f"\n{report.save(name, results)}")
 
 
