@@ -1,8 +1,12 @@
 import pytest
+from bs4 import BeautifulSoup
+from django.test import Client
 from django.urls import reverse
 
 from newsletter.models import Issue
+from subscribers.models import Subscriber, Subscription
 from tests.builders import make_authored_issue, make_field_notes_newsletter
+from tests.helpers import form_data, link_in, post_committed
 
 pytestmark = pytest.mark.django_db
 
@@ -82,3 +86,109 @@ def test_unknown_newsletters_and_issues_are_not_found(client, newsletter):
     assert client.get(reverse("archive_newsletter", args=["nope"])).status_code == 404
     assert client.get(reverse("issue_web", args=["field-notes", "99-nope"])).status_code == 404
     assert client.get(reverse("issue_web", args=["nope", "1-subject-1-sent"])).status_code == 404
+
+
+# -- The signup form where readers read -------------------------------------------
+
+
+@pytest.fixture
+def reader(django_capture_on_commit_callbacks, settings):
+    """A reader's browser without JavaScript and without our cookies (a mail
+    app's, or a page a cache kept): it posts the form a page shows, as it is."""
+    settings.RATELIMIT_ENABLED = False
+    client = Client(enforce_csrf_checks=True)
+
+    def sign_up(path: str, newsletter: str = "Field Notes", **typed):
+        page = client.get(path)
+        assert page.status_code == 200
+        form = signup_form(page.content, newsletter)
+        data = form_data(form, **typed)
+        post = post_committed(client, django_capture_on_commit_callbacks, form["action"], data)
+        return page, post
+
+    return sign_up
+
+
+def signup_form(html: bytes, newsletter: str):
+    """The signup form of `newsletter` on a page (its Subscribe section)."""
+    soup = BeautifulSoup(html, "html.parser")
+    forms = [
+        form
+        for form in soup.select("form.signup-form")
+        if f"receive {newsletter} by email" in form.get_text()
+    ]
+    assert len(forms) == 1, f"{len(forms)} signup forms for {newsletter}"
+    return forms[0]
+
+
+def test_an_issue_page_carries_the_signup_form_itself(client, newsletter):
+    issue = newsletter.issues.get(number=2)
+    response = client.get(issue.get_absolute_url())
+    form = signup_form(response.content, "Field Notes")
+    assert form["method"] == "post"
+    labels = [label.get_text(" ", strip=True) for label in form.find_all("label")]
+    assert labels[:2] == ["Email address", "Name (optional)"]
+    assert form.find("button", type="submit").get_text(strip=True) == "Subscribe"
+    # No token and no cookie: the page is the same for everyone, and works without script.
+    assert not form.find("input", attrs={"name": "csrfmiddlewaretoken"})
+    assert "csrftoken" not in response.cookies
+    assert b"<script" not in response.content
+    soup = BeautifulSoup(response.content, "html.parser")
+    assert soup.select_one("a[href='#subscribe']").get_text() == "Subscribe below"
+
+
+def test_signing_up_on_an_issue_page_sends_a_confirmation(reader, newsletter, mailoutbox):
+    issue = newsletter.issues.get(number=2)
+    _, answer = reader(issue.get_absolute_url(), email="Ann@Example.com", name="Ann")
+    assert answer.status_code == 200
+    assert "Check your inbox" in answer.text
+    subscription = Subscription.objects.get()
+    assert subscription.newsletter == newsletter
+    assert subscription.status == "pending"
+    assert (subscription.subscriber.email, subscription.subscriber.name) == (
+        "ann@example.com",
+        "Ann",
+    )
+    [message] = mailoutbox
+    assert message.to == ["ann@example.com"]
+    assert "Field Notes" in message.subject
+    assert link_in(message, "/confirm/")
+
+
+def test_a_bad_address_on_an_issue_page_gets_the_form_again_with_the_reason(
+    reader, newsletter, mailoutbox
+):
+    issue = newsletter.issues.get(number=2)
+    _, answer = reader(issue.get_absolute_url(), email="ann@example")
+    assert answer.status_code == 400
+    assert "It should have a period" in answer.text
+    assert 'value="ann@example"' in answer.text
+    assert not Subscriber.objects.exists()
+    assert mailoutbox == []
+
+
+def test_the_honeypot_on_an_issue_page_answers_as_if_it_worked(reader, newsletter, mailoutbox):
+    issue = newsletter.issues.get(number=2)
+    _, answer = reader(issue.get_absolute_url(), email="bot@example.com", website="http://spam")
+    assert "Check your inbox" in answer.text
+    assert not Subscriber.objects.exists()
+    assert mailoutbox == []
+
+
+@pytest.mark.parametrize("page", ["archive", "archive_newsletter"])
+def test_the_archive_signs_readers_up_for_the_newsletter_whose_form_they_used(
+    reader, newsletter, mailoutbox, page
+):
+    other = make_field_notes_newsletter("other", name="Other Notes")
+    make_authored_issue(other, 1, subject="Elsewhere", status=S.SENT)
+    path = reverse(page) if page == "archive" else other.get_absolute_url()
+    shown, answer = reader(path, "Other Notes", email="bo@example.com")
+    assert answer.status_code == 200
+    assert Subscription.objects.get().newsletter == other
+    [message] = mailoutbox
+    assert "Other Notes" in message.subject
+    if page == "archive":  # each newsletter its own form, with its own field ids
+        soup = BeautifulSoup(shown.content, "html.parser")
+        ids = [tag["id"] for tag in soup.find_all(id=True)]
+        assert len(ids) == len(set(ids))
+        assert signup_form(shown.content, "Field Notes")
