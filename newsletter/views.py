@@ -1,14 +1,15 @@
 import logging
 
 from django.contrib.syndication.views import Feed
-from django.db.models import Prefetch
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.template.loader import render_to_string
+from django.urls import reverse
 from django.utils.feedgenerator import Atom1Feed
 
 from mail.rendering import RenderError
 from mail.text import markdown_text, plain
+from newsletter import archive
 from newsletter.models import Issue, Newsletter
 from newsletter.rendering import issue_context
 
@@ -16,21 +17,41 @@ log = logging.getLogger(__name__)
 
 
 def archive_index(request: HttpRequest) -> HttpResponse:
-    """Public newsletters, each with its sent issues, newest first."""
-    newsletters = Newsletter.objects.filter(is_public=True).prefetch_related(
-        Prefetch("issues", queryset=Issue.objects.archived().order_by("-number"))
-    )
-    return render(request, "newsletter/archive_index.html", {"newsletters": newsletters})
+    """Public newsletters, each with its newest sent issues, a page of newsletters at a time."""
+    try:
+        page = archive.page_of(
+            archive.public_newsletters(), request.GET.get("page"), archive.NEWSLETTERS_PER_PAGE
+        )
+    except archive.NoSuchPage as missing:
+        return _no_such_page(request, missing, reverse("archive"))
+    context = {"newsletters": page.object_list, "page": page}
+    context["pages"] = archive.PageLinks.around(page, request.path)
+    return render(request, "newsletter/archive_index.html", context)
 
 
 def archive_newsletter(request: HttpRequest, newsletter_slug: str) -> HttpResponse:
+    """A public newsletter's sent issues, newest first, ISSUES_PER_PAGE at a time."""
     newsletter = get_object_or_404(Newsletter, slug=newsletter_slug, is_public=True)
-    issues = newsletter.issues.archived().order_by("-number")
-    return render(
-        request,
-        "newsletter/archive_newsletter.html",
-        {"newsletter": newsletter, "issues": issues, "accent": newsletter.accent_colour},
-    )
+    path = newsletter.get_absolute_url()
+    try:
+        page = archive.page_of(
+            archive.archived_issues(newsletter), request.GET.get("page"), archive.ISSUES_PER_PAGE
+        )
+    except archive.NoSuchPage as missing:
+        return _no_such_page(request, missing, path, newsletter)
+    context = {"newsletter": newsletter, "accent": newsletter.accent_colour}
+    context |= {"issues": page.object_list, "page": page}
+    context["pages"] = archive.PageLinks.around(page, path)
+    return render(request, "newsletter/archive_newsletter.html", context)
+
+
+def _no_such_page(request, missing: archive.NoSuchPage, first: str, newsletter=None):
+    """A page number past the end or not a number: a 404 that says where the pages are."""
+    context = {"asked": missing.asked, "last": missing.last, "first": first}
+    context["last_url"] = archive.page_url(first, missing.last)
+    if newsletter is not None:
+        context |= {"newsletter": newsletter, "accent": newsletter.accent_colour}
+    return render(request, "newsletter/no_such_page.html", context, status=404)
 
 
 def issue_web(request: HttpRequest, newsletter_slug: str, issue_slug: str) -> HttpResponse:

@@ -192,3 +192,76 @@ def test_the_archive_signs_readers_up_for_the_newsletter_whose_form_they_used(
         ids = [tag["id"] for tag in soup.find_all(id=True)]
         assert len(ids) == len(set(ids))
         assert signup_form(shown.content, "Field Notes")
+
+
+# -- A page at a time ------------------------------------------------------------------
+
+
+def make_sent_issues(newsletter, count: int, first: int = 10) -> None:
+    for number in range(first, first + count):
+        make_authored_issue(newsletter, number, subject=f"Subject {number} (sent)", status=S.SENT)
+
+
+def listed(html: bytes) -> list[str]:
+    soup = BeautifulSoup(html, "html.parser")
+    return [link.get_text() for link in soup.select("ul.issues li > a")]
+
+
+def test_a_newsletter_archive_goes_a_page_at_a_time_newest_first(client, newsletter):
+    make_sent_issues(newsletter, 20)  # 22 sent issues in all
+    path = reverse("archive_newsletter", args=["field-notes"])
+    first = client.get(path)
+    shown = listed(first.content)
+    assert len(shown) == 20
+    assert shown[0] == "#29: Subject 29 (sent)"
+    soup = BeautifulSoup(first.content, "html.parser")
+    assert soup.select_one("nav.pages a[rel=next]")["href"] == f"{path}?page=2"
+    assert "Page 1 of 2" in soup.select_one("nav.pages").get_text()
+
+    second = client.get(f"{path}?page=2")
+    assert second.status_code == 200
+    assert listed(second.content) == ["#2: Subject 2 (sent)", "#1: Subject 1 (sent)"]
+    soup = BeautifulSoup(second.content, "html.parser")
+    assert soup.select_one("nav.pages a[rel=prev]")["href"] == path
+    assert not soup.select_one("nav.pages a[rel=next]")
+
+
+def test_one_page_of_issues_has_no_page_navigation(client, newsletter):
+    page = client.get(reverse("archive_newsletter", args=["field-notes"]))
+    assert not BeautifulSoup(page.content, "html.parser").select_one("nav.pages")
+
+
+@pytest.mark.parametrize("asked", ["3", "0", "-1", "two", "1.5", "", "9" * 5000, "%00"])
+def test_a_page_that_is_not_there_is_a_clear_404(client, newsletter, asked):
+    make_sent_issues(newsletter, 20)
+    path = reverse("archive_newsletter", args=["field-notes"])
+    response = client.get(path, {"page": asked})
+    if asked == "":  # no number: the first page
+        assert response.status_code == 200
+        return
+    assert response.status_code == 404
+    assert "No such page" in response.text
+    assert "the list has 2 pages" in response.text
+    soup = BeautifulSoup(response.content, "html.parser")
+    assert soup.find("a", string="Go to the first page")["href"] == path
+    assert soup.find("a", string="Go to the last page")["href"] == f"{path}?page=2"
+
+
+def test_the_index_shows_each_newsletters_latest_issues_and_links_to_the_rest(client, newsletter):
+    make_sent_issues(newsletter, 6)  # 8 sent issues in all
+    page = client.get(reverse("archive"))
+    assert listed(page.content) == [f"#{n}: Subject {n} (sent)" for n in range(15, 10, -1)]
+    soup = BeautifulSoup(page.content, "html.parser")
+    more = soup.find("a", href=newsletter.get_absolute_url(), string=lambda s: "All" in s)
+    assert more.get_text(strip=True) == "All 8 issues of Field Notes →"
+
+
+def test_the_index_goes_a_page_of_newsletters_at_a_time(client, newsletter):
+    for n in range(10):
+        make_field_notes_newsletter(f"letter-{n}", name=f"Letter {n}")
+    first = client.get(reverse("archive")).text
+    second = client.get(reverse("archive"), {"page": "2"}).text
+    # By name: Field Notes, Letter 0 … Letter 8 on the first page, Letter 9 on the second.
+    assert "Field Notes" in first and "Letter 8" in first and "Letter 9" not in first
+    assert "Letter 9" in second and "Letter 8" not in second
+    assert client.get(reverse("archive"), {"page": "3"}).status_code == 404
