@@ -1,13 +1,19 @@
 """What the public archive lists, a page at a time: the public newsletters
-(each with its latest issues) and each newsletter's sent issues, newest first.
-The views, the feed and the sitemap read them from here."""
+(each with its latest issues) and each newsletter's sent issues, newest first;
+and how each archive page describes itself to search engines and link
+previews (PageMeta: description, canonical URL, Open Graph, Twitter card)."""
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from django.core.paginator import InvalidPage, Page, Paginator
 from django.db.models import Count, Prefetch, Q, QuerySet
+from django.urls import reverse
+from django.utils.translation import gettext as _
 
+from mail.text import excerpt, markdown_excerpt, plain
 from newsletter.models import Issue, Newsletter
+from newsletter.rendering import absolute_url
 
 ISSUES_PER_PAGE = 20  # a newsletter's archive: more than a year and a half of a monthly
 NEWSLETTERS_PER_PAGE = 10  # the archive index
@@ -67,4 +73,77 @@ def public_newsletters() -> QuerySet:
         .annotate(issue_count=Count("issues", filter=sent))
         .prefetch_related(Prefetch("issues", queryset=latest, to_attr="latest_issues"))
         .order_by("name", "pk")
+    )
+
+
+# -- How each page describes itself -----------------------------------------------
+
+DESCRIPTION_LENGTH = 160  # about what a search result shows under the title
+
+
+@dataclass(frozen=True)
+class PageMeta:
+    """What a public page tells search engines and link previews about itself
+    (templates/newsletter/_page_meta.html writes it into the <head>)."""
+
+    title: str
+    description: str
+    url: str  # the canonical address, absolute (SITE_URL)
+    site_name: str
+    kind: str = "website"  # og:type
+    published: datetime | None = None
+    indexed: bool = True
+
+
+def _newsletter_summary(newsletter: Newsletter) -> str:
+    return excerpt(plain(newsletter.tagline), DESCRIPTION_LENGTH) or markdown_excerpt(
+        newsletter.description, DESCRIPTION_LENGTH
+    )
+
+
+def issue_meta(issue: Issue) -> PageMeta:
+    """An issue: described by its preheader, else its intro, else its newsletter.
+    A newsletter kept off the archive keeps its issues out of search results too."""
+    newsletter = issue.newsletter
+    description = (
+        excerpt(plain(issue.preheader), DESCRIPTION_LENGTH)
+        or markdown_excerpt(issue.intro, DESCRIPTION_LENGTH)
+        or _newsletter_summary(newsletter)
+        or _("Issue #%(number)s of %(name)s.") % {"number": issue.number, "name": newsletter.name}
+    )
+    return PageMeta(
+        title=plain(issue.subject),
+        description=description,
+        url=absolute_url(issue.get_absolute_url()),
+        site_name=newsletter.name,
+        kind="article",
+        published=issue.date,
+        indexed=newsletter.is_public,
+    )
+
+
+def _numbered(title: str, page: Page) -> str:
+    if page.number == 1:
+        return title
+    return _("%(title)s (page %(number)s)") % {"title": title, "number": page.number}
+
+
+def newsletter_meta(newsletter: Newsletter, page: Page) -> PageMeta:
+    path = page_url(newsletter.get_absolute_url(), page.number)
+    title = _("%(name)s: past issues") % {"name": newsletter.name}
+    return PageMeta(
+        title=_numbered(title, page),
+        description=_newsletter_summary(newsletter)
+        or _("Every issue of %(name)s so far, newest first.") % {"name": newsletter.name},
+        url=absolute_url(path),
+        site_name=newsletter.name,
+    )
+
+
+def index_meta(page: Page) -> PageMeta:
+    return PageMeta(
+        title=_numbered(_("Archive"), page),
+        description=_("Every issue of the newsletters published here, newest first."),
+        url=absolute_url(page_url(reverse("archive"), page.number)),
+        site_name="Letterpress",
     )

@@ -24,7 +24,7 @@ def archive_index(request: HttpRequest) -> HttpResponse:
         )
     except archive.NoSuchPage as missing:
         return _no_such_page(request, missing, reverse("archive"))
-    context = {"newsletters": page.object_list, "page": page}
+    context = {"newsletters": page.object_list, "page": page, "meta": archive.index_meta(page)}
     context["pages"] = archive.PageLinks.around(page, request.path)
     return render(request, "newsletter/archive_index.html", context)
 
@@ -41,6 +41,7 @@ def archive_newsletter(request: HttpRequest, newsletter_slug: str) -> HttpRespon
         return _no_such_page(request, missing, path, newsletter)
     context = {"newsletter": newsletter, "accent": newsletter.accent_colour}
     context |= {"issues": page.object_list, "page": page}
+    context["meta"] = archive.newsletter_meta(newsletter, page)
     context["pages"] = archive.PageLinks.around(page, path)
     return render(request, "newsletter/archive_newsletter.html", context)
 
@@ -67,6 +68,7 @@ def issue_web(request: HttpRequest, newsletter_slug: str, issue_slug: str) -> Ht
         log.error("issue %s cannot be shown: %s", issue.pk, exc)
         raise Http404("This issue cannot be shown.") from exc
     context["accent"] = issue.newsletter.accent_colour
+    context["meta"] = archive.issue_meta(issue)
     return render(request, "newsletter/issue.html", context)
 
 

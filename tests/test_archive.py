@@ -265,3 +265,82 @@ def test_the_index_goes_a_page_of_newsletters_at_a_time(client, newsletter):
     assert "Field Notes" in first and "Letter 8" in first and "Letter 9" not in first
     assert "Letter 9" in second and "Letter 8" not in second
     assert client.get(reverse("archive"), {"page": "3"}).status_code == 404
+
+
+# -- What each page tells search engines and link previews ------------------------------
+
+
+def head_of(client, path: str) -> dict[str, str]:
+    """The page's description, canonical link, robots, Open Graph and Twitter tags."""
+    response = client.get(path)
+    assert response.status_code == 200
+    soup = BeautifulSoup(response.content, "html.parser")
+    found = {}
+    for tag in soup.head.find_all("meta"):
+        key = tag.get("property") or tag.get("name")
+        if key and key not in ("viewport", "color-scheme"):
+            assert key not in found, f"{key} twice"
+            found[key] = tag["content"]
+    for link in soup.head.find_all("link", rel=["canonical", "prev", "next"]):
+        found[link["rel"][0]] = link["href"]
+    return found
+
+
+def test_an_issue_page_describes_itself_for_search_and_previews(client, newsletter, settings):
+    settings.SITE_URL = "https://news.example.org"
+    issue = make_authored_issue(
+        newsletter,
+        6,
+        subject="Forms <b>that</b> forgive",
+        preheader="Inputs, errors, and  more.",
+        status=S.SENT,
+    )
+    url = "https://news.example.org" + issue.get_absolute_url()
+    head = head_of(client, issue.get_absolute_url())
+    assert head.pop("article:published_time").startswith(str(issue.sent_at.year))
+    assert head == {
+        "description": "Inputs, errors, and more.",
+        "canonical": url,
+        "og:type": "article",
+        "og:title": "Forms that forgive",
+        "og:description": "Inputs, errors, and more.",
+        "og:url": url,
+        "og:site_name": "Field Notes",
+        "twitter:card": "summary",
+        "twitter:title": "Forms that forgive",
+        "twitter:description": "Inputs, errors, and more.",
+    }
+
+
+def test_without_a_preheader_an_issue_is_described_by_its_intro_in_plain_words(client, newsletter):
+    intro = "Hello **readers**: [a link](https://example.org/x).\n\n" + "Words go on. " * 30
+    issue = make_authored_issue(newsletter, 6, intro=intro, status=S.SENT)
+    description = head_of(client, issue.get_absolute_url())["description"]
+    assert description.startswith("Hello readers: a link. Words go on. Words")
+    assert len(description) <= 160 and description.endswith(" on. Words…")  # whole words
+
+
+def test_an_issue_of_a_newsletter_kept_off_the_archive_is_kept_out_of_search(client, newsletter):
+    newsletter.is_public = False
+    newsletter.save()
+    head = head_of(client, newsletter.issues.get(number=1).get_absolute_url())
+    assert head["robots"] == "noindex"
+    assert "robots" not in head_of(client, make_field_notes_newsletter("open").get_absolute_url())
+
+
+def test_archive_pages_describe_themselves_and_each_page_is_its_own(client, newsletter, settings):
+    settings.SITE_URL = "https://news.example.org"
+    make_sent_issues(newsletter, 20)
+    path = newsletter.get_absolute_url()
+    first = head_of(client, path)
+    assert first["canonical"] == first["og:url"] == "https://news.example.org" + path
+    assert first["description"] == first["og:description"] == "Web things, monthly."
+    assert first["og:title"] == "Field Notes: past issues"
+    assert first["next"] == f"{path}?page=2"
+    second = head_of(client, f"{path}?page=2")
+    assert second["canonical"] == f"https://news.example.org{path}?page=2"
+    assert second["og:title"] == "Field Notes: past issues (page 2)"
+    assert second["prev"] == path
+    index = head_of(client, reverse("archive"))
+    assert index["canonical"] == "https://news.example.org/archive/"
+    assert index["description"].startswith("Every issue of the newsletters")
