@@ -18,6 +18,7 @@ from newsletter.rendering import absolute_url
 ISSUES_PER_PAGE = 20  # a newsletter's archive: more than a year and a half of a monthly
 NEWSLETTERS_PER_PAGE = 10  # the archive index
 LATEST_ON_INDEX = 5  # each newsletter's newest issues on the index; the rest on its own page
+ISSUES_PER_FEED = 20  # a page of the Atom feed; older issues on its next pages (RFC 5005)
 
 
 class NoSuchPage(Exception):
