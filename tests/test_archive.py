@@ -253,7 +253,7 @@ def test_the_index_shows_each_newsletters_latest_issues_and_links_to_the_rest(cl
     assert listed(page.content) == [f"#{n}: Subject {n} (sent)" for n in range(15, 10, -1)]
     soup = BeautifulSoup(page.content, "html.parser")
     more = soup.find("a", href=newsletter.get_absolute_url(), string=lambda s: "All" in s)
-    assert more.get_text(strip=True) == "All 8 issues of Field Notes →"
+    assert more.get_text(strip=True) == "All 8 issues of Field Notes"
 
 
 def test_the_index_goes_a_page_of_newsletters_at_a_time(client, newsletter):
