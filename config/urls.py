@@ -9,6 +9,7 @@ from newsletter.engagement.webhooks import webhook_urlpatterns
 urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
+    path("robots.txt", views.robots_txt, name="robots_txt"),
     path("admin/", admin.site.urls),
     path("_nested_admin/", include("nested_admin.urls")),
     *api_urlpatterns,

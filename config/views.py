@@ -1,12 +1,43 @@
+from django.conf import settings
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 
 from config.celery import app as celery_app
 
 
 def home(request: HttpRequest) -> HttpResponse:
     return redirect("signup_index")
+
+
+# Where crawlers have no business: the pages behind a reader's signed link
+# (confirm, unsubscribe, preferences, their data), the click and feedback
+# links of the emails, the staff's pages and the machines' endpoints.
+# tests/test_robots.py holds every such route of the URL conf to this list.
+KEEP_CRAWLERS_OUT = [
+    "/confirm/",
+    "/unsubscribe/",
+    "/preferences/",
+    "/my-data/",
+    "/erase/",
+    "/l/",
+    "/f/",
+    "/admin/",
+    "/_nested_admin/",
+    "/outbox/",
+    "/api/",
+    "/anymail/",
+    "/healthz",
+]
+
+
+def robots_txt(request: HttpRequest) -> HttpResponse:
+    """The archive open to crawlers, readers' and staff pages closed, and where the sitemap is."""
+    lines = ["User-agent: *", "Allow: /archive/"]
+    lines += [f"Disallow: {prefix}" for prefix in KEEP_CRAWLERS_OUT]
+    lines += ["", f"Sitemap: {settings.SITE_URL}{reverse('sitemap')}"]
+    return HttpResponse("\n".join(lines) + "\n", content_type="text/plain; charset=utf-8")
 
 
 def _database_ok() -> bool:

@@ -170,6 +170,28 @@ def markdown_text(source: str) -> str:
     return html_to_text(markdown_html(source))
 
 
+# Where a block of sanitised HTML ends: a space there keeps its words apart.
+_BLOCK_END = re.compile(r"</(?:p|li|h3|h4|blockquote|pre)>|<br\s*/?>|<hr\s*/?>")
+
+
+def excerpt(value: str, limit: int) -> str:
+    """Text on one line, at most `limit` characters, cut after a whole word
+    with an ellipsis: how a page describes itself to search engines."""
+    flat = " ".join(value.split())
+    if len(flat) <= limit:
+        return flat
+    cut = flat[: limit - 1]
+    words = cut.rsplit(" ", 1)[0]
+    # One very long word: cut inside it rather than drop most of the text.
+    kept = words if len(words) > limit // 2 else cut
+    return kept.rstrip(" ,;:.-–—") + "…"
+
+
+def markdown_excerpt(source: str, limit: int) -> str:
+    """A Markdown field as one line of plain text, links as their words only, cut to `limit`."""
+    return excerpt(plain(_BLOCK_END.sub(" ", markdown_html(source))), limit)
+
+
 class _LinkFinder(HTMLParser):
     def __init__(self):
         super().__init__(convert_charrefs=True)

@@ -9,6 +9,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Coalesce, Greatest
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.formats import date_format
@@ -161,6 +162,20 @@ class IssueQuerySet(models.QuerySet):
     def readable(self) -> "IssueQuerySet":
         """Issues whose web page may be opened: subscribers get its link during the send."""
         return self.filter(status__in=Issue.PUBLIC_STATUSES)
+
+    def with_last_change(self) -> "IssueQuerySet":
+        """Each issue with `last_change`: when its page last changed (an edit, the
+        end of its send, a correction of one of its links), for the sitemap's
+        lastmod and the feed's <updated>."""
+        corrected = LinkCorrection.objects.filter(link__section__issue=models.OuterRef("pk"))
+        latest = corrected.order_by("-corrected_at").values("corrected_at")[:1]
+        return self.annotate(
+            last_change=Greatest(
+                "updated",
+                Coalesce("sent_at", "updated"),
+                Coalesce(models.Subquery(latest), "updated"),
+            )
+        )
 
 
 class Issue(models.Model):

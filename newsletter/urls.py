@@ -1,9 +1,12 @@
+from django.contrib.sitemaps.views import sitemap
 from django.urls import path, re_path
 
 from newsletter import views
 from newsletter.engagement import views as engagement_views
+from newsletter.sitemaps import SITEMAPS
 
 urlpatterns = [
+    path("sitemap.xml", sitemap, {"sitemaps": SITEMAPS}, name="sitemap"),
     path("archive/", views.archive_index, name="archive"),
     path("archive/<slug:newsletter_slug>/", views.archive_newsletter, name="archive_newsletter"),
     path("archive/<slug:newsletter_slug>/feed/", views.IssueFeed(), name="feed"),

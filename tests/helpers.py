@@ -138,6 +138,18 @@ def post_committed(client, capture, path: str, data=None, **extra):
         return client.post(path, data or {}, **extra)
 
 
+def form_data(form, **values) -> dict[str, str]:
+    """What a browser without JavaScript posts from a form (a BeautifulSoup
+    element): each input's name and value, with `values` typed in."""
+    data = {
+        field["name"]: field.get("value", "")
+        for field in form.find_all("input", attrs={"name": True})
+    }
+    unknown = set(values) - set(data)
+    assert not unknown, f"the form has no field {unknown}"
+    return data | values
+
+
 def status_of(subscription: Subscription) -> str:
     subscription.refresh_from_db()
     return subscription.status

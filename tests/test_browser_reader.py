@@ -100,3 +100,20 @@ def test_it_takes_a_reader_from_signup_to_resubscribed(page, site, mailoutbox):
     tab.get_by_text("Your preferences are saved.").wait_for()
     assert tab.get_by_role("checkbox", name=NAME).is_checked()
     assert subscription().status == "confirmed"
+
+
+def test_a_reader_subscribes_where_they_read_without_javascript(browser, site, mailoutbox):
+    """The issue page's own form, in a browser with scripts off that keeps no cookie of ours."""
+    context = browser.new_context(java_script_enabled=False)
+    page = context.new_page()
+    issue = Issue.objects.get(newsletter__slug="field-notes", number=1)
+    page.goto(f"{site}{issue.get_absolute_url()}")
+    page.get_by_role("link", name="Subscribe below").click()
+    page.get_by_role("heading", name="Enjoyed this?").wait_for()
+    sign_up(page, "nora.noscript@example.com", "Nora")
+    page.get_by_role("heading", name="Check your inbox").wait_for()
+    reader = Subscription.objects.get(subscriber__email="nora.noscript@example.com")
+    assert (reader.newsletter.slug, reader.status) == ("field-notes", "pending")
+    assert email_to("nora.noscript@example.com", f"Confirm your subscription to {NAME}")
+    assert context.cookies() == []
+    context.close()

@@ -71,3 +71,45 @@ def test_the_archive_and_issue_pages_announce_the_feed(client, newsletter):
     issue = newsletter.issues.get(number=2)
     for page in (newsletter.get_absolute_url(), issue.get_absolute_url()):
         assert feed in client.get(page).content.decode(), page
+
+
+def links_of(feed) -> dict[str, str]:
+    return {link.rel: link.href for link in feed.feed.links}
+
+
+def test_the_feed_carries_the_newest_twenty_and_links_to_the_rest(client, newsletter):
+    for number in range(10, 30):  # 22 sent issues in all
+        make_authored_issue(newsletter, number, subject=f"Subject {number}", status=S.SENT)
+    path = "http://testserver" + reverse("feed", args=["field-notes"])
+    response, feed = fetch(client)
+    assert not feed.bozo, feed.get("bozo_exception")
+    assert len(feed.entries) == 20
+    assert feed.entries[0].title == "#29: Subject 29"
+    assert links_of(feed) == {
+        "alternate": "http://testserver/archive/field-notes/",
+        "self": path,
+        "first": path,
+        "next": f"{path}?page=2",
+        "last": f"{path}?page=2",
+    }
+
+    response = client.get(links_of(feed)["next"])
+    older = feedparser.parse(response.content)
+    assert [entry.title for entry in older.entries] == ["#2: Subject 2", "#1: Subject 1"]
+    assert links_of(older) == {
+        "alternate": "http://testserver/archive/field-notes/",
+        "self": f"{path}?page=2",
+        "first": path,
+        "previous": path,
+        "last": f"{path}?page=2",
+    }
+
+
+def test_a_feed_of_one_page_links_to_no_other(client, newsletter):
+    _, feed = fetch(client)
+    assert "next" not in links_of(feed) and "previous" not in links_of(feed)
+
+
+@pytest.mark.parametrize("page", ["2", "0", "x", "9" * 5000])
+def test_a_feed_page_that_is_not_there_is_a_404(client, newsletter, page):
+    assert client.get(reverse("feed", args=["field-notes"]), {"page": page}).status_code == 404
