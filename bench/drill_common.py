@@ -45,6 +45,15 @@ def arguments(description: str) -> argparse.ArgumentParser:
     parser.add_argument("--redis-port", type=int, default=6390, help="the drill's own Redis")
     parser.add_argument("--redis-db", type=int, default=7)
     parser.add_argument("--esp-timeout", type=float, default=5.0, help="client read timeout (s)")
+    parser.add_argument(
+        "--esp",
+        choices=["mailgun", "postmark"],
+        default="mailgun",
+        help="postmark: the per-reader path, ESP_CONCURRENCY requests in flight per process",
+    )
+    parser.add_argument(
+        "--latency", type=float, default=0.0, help="the fake ESP's answer delay (s)"
+    )
     parser.add_argument("--sweep-every", type=float, default=5.0, help="seconds between sweeps")
     parser.add_argument(
         "--lost-after", type=float, default=15.0, help="sweeper: seconds without progress"
@@ -448,6 +457,7 @@ def settings_line(args) -> dict:
         "batch size": args.batch_size,
         "send rate": args.rate,
         "worker processes": args.concurrency,
+        "ESP": f"{args.esp} API, answering after {args.latency:g} s",
         "ESP client timeout": args.esp_timeout,
         "task time limit": settings.CELERY_TASK_TIME_LIMIT,
         "sweep every": args.sweep_every,
@@ -475,7 +485,8 @@ def prepare(args, name: str) -> tuple[random.Random, Drill, Population]:
     redis = OwnRedis(args.redis_port, Path(settings.VAR_DIR) / f"{name}-redis-{RUN}.log").start()
     try:
         esp = drill_esp().start()
-        worker = Worker(esp, concurrency=args.concurrency).start()
+        esp.faults.latency = args.latency
+        worker = Worker(esp, esp_name=args.esp, concurrency=args.concurrency).start()
     except BaseException:
         redis.stop()
         raise
