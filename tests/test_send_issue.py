@@ -137,6 +137,59 @@ def test_it_splits_a_batch_larger_than_the_esp_takes_in_one_call(
     assert states(issue) == {"sent": 2100}
 
 
+def test_a_batch_api_call_is_built_while_the_previous_one_is_out_and_claimed_after_it(
+    mailgun, monkeypatch
+):
+    # Three calls of five readers in one batch task, the ESP answering each after
+    # half a second: the next call's message is ready when an answer lands, and
+    # its rows are claimed only once that answer is recorded.
+    monkeypatch.setitem(
+        sending.esp.BATCH_APIS, "Mailgun", sending.esp.BatchAPI("%recipient.{}%", 5)
+    )
+    newsletter = make_newsletter(batch_size=15)
+    issue = make_issue(newsletter)
+    readers = make_readers(newsletter, 15)
+    mailgun.faults.latency = 0.5
+    start(issue)
+    sending.plan_deliveries(issue_id=issue.pk)
+    events = []
+    build, claim = sending.handover.Handover.batch_message, sending.handover.Handover.claim_rows
+    record = sending.handover.Handover.record
+
+    def building(self, api, chunk):
+        events.append("built")
+        return build(self, api, chunk)
+
+    def claiming(self, chunk):
+        events.append(f"claimed, {states(issue).get('sent', 0)} sent")
+        return claim(self, chunk)
+
+    def recording(self, answered, **kwargs):
+        events.append("answer recorded")
+        return record(self, answered, **kwargs)
+
+    monkeypatch.setattr(sending.handover.Handover, "batch_message", building)
+    monkeypatch.setattr(sending.handover.Handover, "claim_rows", claiming)
+    monkeypatch.setattr(sending.handover.Handover, "record", recording)
+
+    assert sending.send_batch(issue_id=issue.pk, batch=1) == {"sent": 15}
+
+    assert events == [
+        "built",
+        "claimed, 0 sent",
+        "built",  # while the first call is out
+        "answer recorded",
+        "claimed, 5 sent",
+        "built",
+        "answer recorded",
+        "claimed, 10 sent",
+        "answer recorded",
+    ]
+    assert mailgun.peak_in_flight == 1
+    assert mailgun.recipients() == emails_of(readers)
+    assert not mailgun.duplicates()
+
+
 def test_it_sends_one_message_per_reader_through_postmark(
     postmark, newsletter, issue, django_capture_on_commit_callbacks
 ):

@@ -115,6 +115,8 @@ class Handover:
     links: ReaderLinks = field(default_factory=ReaderLinks)
     # Set by the first answer that asks us to come back: no new request leaves.
     later: TryLater | None = None
+    # A batch API: one call's readers per request (else one reader each).
+    together: bool = False
 
     def still_planned(self):
         return Delivery.objects.filter(
@@ -172,25 +174,23 @@ class Handover:
 
     def run(self, rows: list[tuple[int, int]]) -> None:
         """rows: the batch's planned (delivery id, subscriber id), in subscriber order."""
-        connection = get_connection()
-        api = batch_api(connection)
+        api = batch_api(get_connection())
+        self.together = api is not None
         size = api.max_recipients if api else EACH_CHUNK
-        flights = None if api else InFlight(settings.ESP_CONCURRENCY, self.connection)
+        # A batch API: one call at a time, the next one built while it is out.
+        flights = InFlight(1 if api else settings.ESP_CONCURRENCY, self.connection)
         try:
-            if api:
-                self.connect(connection)
             for start in range(0, len(rows), size):
-                if flights:  # answers already in: recorded before anything else waits
-                    self.land(flights, until=flights.size)
+                # Answers already in: recorded before anything else waits.
+                self.land(flights, until=flights.size)
                 if self.later or not self.wait_turn(len(rows[start : start + size]), flights):
                     break
                 readers = self.still_subscribed(rows[start : start + size])
                 if api:
-                    self.send_together(connection, api, readers)
+                    self.send_together(flights, api, readers)
                 else:
                     self.send_each(flights, readers)
-            if flights:
-                self.land(flights, until=0)
+            self.land(flights, until=0)
             if self.later:
                 raise self.later
         except TryLater as exc:
@@ -200,12 +200,10 @@ class Handover:
             # Claimed and handed over but unrecorded: left `sending`, for the
             # sweeper to make ambiguous, as nobody can tell whether they left.
             self.put_back()
-            if flights:
-                flights.close(abandon=True)
-                flights = None
+            flights.close(abandon=True)
+            flights = None
             raise
         finally:
-            connection.close()
             if flights:
                 flights.close()
 
@@ -272,11 +270,16 @@ class Handover:
         values["recipient_key"] = recipient_key(pk)
         return values
 
-    def send_together(self, connection, api: BatchAPI, readers: dict[int, Reader]) -> None:
-        """One API call; the ESP fills each reader's values."""
+    def send_together(self, flights: InFlight, api: BatchAPI, readers: dict[int, Reader]) -> None:
+        """One API call; the ESP fills each reader's values. Its message is built
+        while the previous call is out; its rows are claimed once that call's
+        answer is recorded, so a run holds one call's rows at a time."""
         if not readers:
             return
         message, by_email = self.batch_message(api, readers)
+        self.land(flights, until=0)
+        if self.later:
+            return  # these rows stay planned, due when the ESP said
         held = self.claim_rows(readers)
         if len(held) < len(readers):  # another run took some: send only ours
             readers = {pk: readers[pk] for pk in held}
@@ -284,12 +287,7 @@ class Handover:
                 return
             message, by_email = self.batch_message(api, readers)
         self.handed.update(readers)
-        try:
-            connection.send_messages([message])
-        except Exception as exc:
-            self.handle_error(list(readers), exc)
-            return
-        self.record([(message, by_email)], whole_claim=True)
+        flights.submit(by_email, message)
 
     def batch_message(self, api: BatchAPI, readers: dict[int, Reader]):
         """The one message for these readers, and delivery id by address."""
@@ -331,7 +329,7 @@ class Handover:
                 del ready[pk]
             for pk in self.claim_rows(take) if take else ():
                 self.handed.add(pk)
-                flights.submit((pk, readers[pk].subscriber.email), take[pk])
+                flights.submit({readers[pk].subscriber.email: pk}, take[pk])
 
     def reader_message(self, pk: int, reader: Reader):
         email = reader.subscriber.email
@@ -356,15 +354,17 @@ class Handover:
             self.record_answers(answers)
 
     def record_answers(self, answers) -> None:
-        """One set of landed answers: one UPDATE when they agree (autocommit: a
-        transaction would cost two more round trips), one transaction when not."""
-        errors = [(pk, error) for (pk, _), _, error in answers if error is not None]
-        taken = [(m, {email: pk}) for (pk, email), m, error in answers if error is None]
+        """One set of landed answers, each keyed by {address: delivery id}: one
+        UPDATE when they agree (autocommit: a transaction would cost two more
+        round trips), one transaction when not."""
+        errors = [(list(by_email.values()), error) for by_email, _, error in answers if error]
+        taken = [(message, by_email) for by_email, message, error in answers if error is None]
         with transaction.atomic() if errors else nullcontext():
-            for pk, error in errors:
-                self.handle_error([pk], error)
+            for ids, error in errors:
+                self.handle_error(ids, error)
             if taken:
-                self.record(taken)
+                # A batch API's call holds every row this run has claimed.
+                self.record(taken, whole_claim=self.together)
 
     def record(self, answered: list[tuple[object, dict[str, int]]], *, whole_claim=False) -> None:
         """Mark rows sent with the ESP's message id, or failed if it refused the
