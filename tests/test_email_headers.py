@@ -97,7 +97,6 @@ def refuses_click_switch(connection) -> bool:
     return False
 
 
-@pytest.mark.filterwarnings("ignore:django-anymail has dropped official support for SendGrid")
 @pytest.mark.parametrize("backend", sorted(ANYMAIL_BACKENDS))
 def test_click_tracking_is_turned_off_in_each_message_wherever_the_esp_takes_it(settings, backend):
     # Where it does not (Amazon SES, Brevo, Resend...), a message that says so
