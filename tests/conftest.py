@@ -32,9 +32,11 @@ def fake_esp_server():
 
 @pytest.fixture
 def fake_esp(fake_esp_server):
-    """The loopback ESP, emptied and without faults for each test."""
+    """The loopback ESP, emptied and without faults for each test, its dice
+    seeded again: a test's faults fall on the same calls whatever ran before."""
     fake_esp_server.reset()
     fake_esp_server.faults.__init__()
+    fake_esp_server._random.seed(fake_esp_server.faults.seed)
     yield fake_esp_server
 
 
