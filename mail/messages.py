@@ -6,10 +6,12 @@ Tests sends use the same path as readers' copies.
 """
 
 from email.utils import make_msgid, parseaddr
+from functools import lru_cache
 from urllib.parse import urlsplit
 
 from anymail.message import AnymailMessage
 from django.conf import settings
+from django.utils.module_loading import import_string
 
 from config.deployment import sender_problem
 from mail.links import ReaderLinks
@@ -43,8 +45,9 @@ def build_message(
 ) -> AnymailMessage:
     """A text/plain message with its HTML alternative, ready for any backend,
     with the headers of its `kind` (sender_headers) and the ESP's tag and
-    metadata; the ESP's own click tracking off (our links are tracked already,
-    and a rewrite would break the one-click unsubscribe links)."""
+    metadata; the ESP's own click tracking off where the message can say so
+    (our links are tracked already, and a rewrite would break the one-click
+    unsubscribe links)."""
     if problem := sender_problem(from_email, email_backend=settings.EMAIL_BACKEND):
         raise SenderRefused(f"Not sent: {problem}")
     message = AnymailMessage(
@@ -61,10 +64,31 @@ def build_message(
         },
         tags=[kind],
         metadata={"type": kind, "newsletter": newsletter_slug, **(metadata or {})},
-        track_clicks=False,
+        **click_tracking_off(),
     )
     message.attach_alternative(html, "text/html")
     return message
+
+
+# ESPs whose click tracking is set for the account or the domain, not per
+# message: anymail refuses every message that says track_clicks to them. Turn
+# it off in the ESP's settings instead (the README says so).
+CLICK_TRACKING_IN_ACCOUNT = frozenset(
+    {"Amazon SES", "Brevo", "Mailtrap", "Postal", "Resend", "Scaleway"}
+)
+
+
+@lru_cache(maxsize=16)
+def esp_name(backend: str) -> str:
+    """anymail's name of an EMAIL_BACKEND ("Mailgun"), or "" for Django's own."""
+    return getattr(import_string(backend), "esp_name", "")
+
+
+def click_tracking_off() -> dict:
+    """The message's click-tracking switch, off, where the ESP takes one."""
+    if esp_name(settings.EMAIL_BACKEND) in CLICK_TRACKING_IN_ACCOUNT:
+        return {}
+    return {"track_clicks": False}
 
 
 def newsletter_message(newsletter, **fields) -> AnymailMessage:

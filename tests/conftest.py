@@ -10,7 +10,7 @@ import pytest
 from django.conf import settings
 
 from config import outbound
-from tests.fake_esp import MAILGUN_KEY, POSTMARK_TOKEN, FakeESP
+from tests.fake_esp import FakeESP
 from tests.fake_smtp import FakeSMTP
 from tests.helpers import AXE, CHROMIUM, Worker, forget_form_limits, post_committed
 from tests.page_site import PageSite
@@ -33,9 +33,11 @@ def fake_esp_server():
 
 @pytest.fixture
 def fake_esp(fake_esp_server):
-    """The loopback ESP, emptied and without faults for each test."""
+    """The loopback ESP, emptied and without faults for each test, its dice
+    seeded again: a test's faults fall on the same calls whatever ran before."""
     fake_esp_server.reset()
     fake_esp_server.faults.__init__()
+    fake_esp_server._random.seed(fake_esp_server.faults.seed)
     yield fake_esp_server
 
 
@@ -85,26 +87,26 @@ def post(client, django_capture_on_commit_callbacks):
 
 
 @pytest.fixture
-def mailgun(settings, fake_esp):
-    """Send through anymail's real Mailgun backend to the fake ESP, in this process."""
-    settings.EMAIL_BACKEND = "anymail.backends.mailgun.EmailBackend"
-    settings.ANYMAIL = {
-        **settings.ANYMAIL,
-        "MAILGUN_API_KEY": MAILGUN_KEY,
-        "MAILGUN_API_URL": fake_esp.mailgun_url,
-    }
-    return fake_esp
+def send_through(settings, fake_esp):
+    """send_through("sendgrid"): send through anymail's real backend of that ESP
+    (as in anymail.backends.<esp>) to the fake ESP, in this process."""
+
+    def through(esp: str) -> FakeESP:
+        settings.EMAIL_BACKEND = f"anymail.backends.{esp}.EmailBackend"
+        settings.ANYMAIL = {**settings.ANYMAIL, **fake_esp.anymail_settings(esp)}
+        return fake_esp
+
+    return through
 
 
 @pytest.fixture
-def postmark(settings, fake_esp):
-    settings.EMAIL_BACKEND = "anymail.backends.postmark.EmailBackend"
-    settings.ANYMAIL = {
-        **settings.ANYMAIL,
-        "POSTMARK_SERVER_TOKEN": POSTMARK_TOKEN,
-        "POSTMARK_API_URL": fake_esp.postmark_url,
-    }
-    return fake_esp
+def mailgun(send_through):
+    return send_through("mailgun")
+
+
+@pytest.fixture
+def postmark(send_through):
+    return send_through("postmark")
 
 
 @pytest.fixture(scope="session")

@@ -1,5 +1,6 @@
-"""Tracking webhook bodies in the formats Mailgun and Postmark document, and the
-posts that deliver them to anymail's endpoints with the webhook credentials."""
+"""Tracking webhook bodies in the formats Mailgun, Postmark, SendGrid and
+Unisender Go document, and the posts that deliver them to anymail's endpoints
+with the webhook credentials."""
 
 import base64
 import hashlib
@@ -10,6 +11,8 @@ import uuid
 
 import pytest
 from django.test import override_settings
+
+from tests.fake_esp import UNISENDER_GO_KEY
 
 SECRET = "letterpress:hook-secret"
 SIGNING_KEY = "mailgun-signing-key"
@@ -135,6 +138,46 @@ def postmark_engagement(record_type: str, recipient: str, message_id: str, **ext
     }
 
 
+def sendgrid_bounce(recipient: str, custom_args: dict) -> list:
+    """A SendGrid hard bounce: its events carry the message's custom_args (anymail_id)."""
+    return [
+        {
+            **custom_args,
+            "email": recipient,
+            "timestamp": 1767268860,
+            "event": "bounce",
+            "sg_event_id": uuid.uuid4().hex,
+            "sg_message_id": f"{uuid.uuid4().hex[:22]}.filterdrecv-1-1",
+            "reason": "550 5.1.1 The email account does not exist.",
+            "status": "5.1.1",
+            "type": "bounce",
+        }
+    ]
+
+
+def unisender_go_bounce(recipient: str, metadata: dict) -> bytes:
+    """A Unisender Go hard bounce as it posts one (events_by_user), signed as it
+    signs: the MD5 of the body with the API key where the signature goes."""
+    event = {
+        "event_name": "transactional_email_status",
+        "event_data": {
+            "job_id": "1ZymBc-00041N-9X",
+            "metadata": metadata,
+            "email": recipient,
+            "status": "hard_bounced",
+            "event_time": "2026-01-01 12:01:00",
+            "delivery_info": {
+                "delivery_status": "err_user_unknown",
+                "destination_response": "550 5.1.1 The email account does not exist.",
+            },
+        },
+    }
+    body = {"auth": UNISENDER_GO_KEY, "events_by_user": [{"user_id": 1, "events": [event]}]}
+    unsigned = json.dumps(body).encode()
+    signature = hashlib.md5(unsigned).hexdigest().encode()
+    return unsigned.replace(UNISENDER_GO_KEY.encode(), signature)
+
+
 def sending_through(path: str):
     """Settings of an installation that sends through the ESP owning this webhook
     path (/anymail/<esp>/...): only that ESP's tracking endpoint answers."""
@@ -155,3 +198,11 @@ def post_mailgun(client, body, **extra):
 
 def post_postmark(client, body, **extra):
     return _post(client, "postmark", body, extra)
+
+
+def post_sendgrid(client, body, **extra):
+    return _post(client, "sendgrid", body, extra)
+
+
+def post_unisender_go(client, body, **extra):
+    return _post(client, "unisender_go", body, extra)

@@ -1,9 +1,11 @@
-"""A loopback stand-in for an ESP, speaking the Mailgun and Postmark HTTP APIs.
+"""A loopback stand-in for an ESP, speaking the HTTP APIs of Mailgun, Postmark,
+SendGrid (v3 mail/send) and Unisender Go (email/send.json).
 
-anymail's real backends talk to it over real HTTP (point MAILGUN_API_URL or
-POSTMARK_API_URL at `fake.url`). It records every recipient it accepted, with
-the per-recipient substitutions an ESP would make, and can inject 5xx, 429
-(with Retry-After), latency and timeouts. Used by the tests and by bench/.
+anymail's real backends talk to it over real HTTP (`fake.anymail_settings(esp)`
+points a backend's API URL at it, with the credentials it checks). It records
+every recipient it accepted, with the per-recipient substitutions that ESP
+would make, answers as that ESP does, and can inject 5xx, 429 (with
+Retry-After), latency and timeouts. Used by the tests and by bench/.
 
 For big runs it also runs on its own, out of the process that measures:
 
@@ -26,16 +28,23 @@ import threading
 import time
 import uuid
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from email import policy
 from email.parser import BytesParser
 from email.utils import getaddresses
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import NamedTuple
 from urllib.parse import parse_qs
 
 MAILGUN_KEY = "key-fake"
 POSTMARK_TOKEN = "fake-server-token"
+SENDGRID_KEY = "SG.fake-key"
+UNISENDER_GO_KEY = "fake-unisender-go-key"
 RECIPIENT_VAR = re.compile(r"%recipient\.([^%]+)%")
+# Unisender Go's "simple" template engine: {{name}}, spaces allowed inside.
+UNISENDER_GO_UNSUBSCRIBE = "https://go.unisender.example/unsubscribe/"
+UNISENDER_SUBSTITUTION = re.compile(r"\{\{\s*([A-Za-z0-9_]+)\s*\}\}")
 
 
 @dataclass
@@ -48,6 +57,9 @@ class Message:
     message_id: str
     # The ESP's own options and tags (Mailgun's o:/v: fields), as sent.
     options: dict[str, str] = field(default_factory=dict)
+    # What the ESP keeps with this copy and gives back in its webhooks
+    # (SendGrid's custom_args, Unisender Go's metadata).
+    metadata: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -61,7 +73,8 @@ class Faults:
     stall_seconds: float = 5.0
     latency: float = 0.0  # seconds before each API answer, as a real ESP takes
     seed: int = 1234
-    # Addresses refused outright (Mailgun 400 for the whole call, Postmark 422).
+    # Addresses refused (Mailgun and SendGrid: 400 for the whole call, Postmark
+    # 422; Unisender Go takes the call and lists them in failed_emails).
     reject: frozenset[str] = frozenset()
     # Addresses answered 503 (or 429, with Retry-After) for as long as they are listed.
     unavailable: frozenset[str] = frozenset()
@@ -113,6 +126,17 @@ class FakeESP:
     @property
     def postmark_url(self) -> str:
         return f"{self.url}/postmark/"
+
+    def anymail_settings(self, esp: str) -> dict[str, str]:
+        """anymail's settings that send through this ESP's API here (`esp` as in
+        anymail.backends.<esp>): its credentials and *_API_URL."""
+        base, credentials = {
+            "mailgun": ("/v3", {"MAILGUN_API_KEY": MAILGUN_KEY}),
+            "postmark": ("/postmark/", {"POSTMARK_SERVER_TOKEN": POSTMARK_TOKEN}),
+            "sendgrid": ("/sendgrid/v3/", {"SENDGRID_API_KEY": SENDGRID_KEY}),
+            "unisender_go": ("/unisender-go/", {"UNISENDER_GO_API_KEY": UNISENDER_GO_KEY}),
+        }[esp]
+        return {**credentials, f"{esp.upper()}_API_URL": self.url + base}
 
     def reset(self) -> None:
         with self._lock:
@@ -210,11 +234,18 @@ class _Handler(BaseHTTPRequestHandler):
         pass
 
     def _reply(
-        self, status: int, body: object, headers: dict[str, str] | None = None, *, api: bool = True
+        self,
+        status: int,
+        body: object = None,
+        headers: dict[str, str] | None = None,
+        *,
+        api: bool = True,
     ) -> None:
-        data = json.dumps(body).encode()
+        """Answer in JSON, or with no body at all (body None, as SendGrid's 202)."""
+        data = b"" if body is None else json.dumps(body).encode()
         self.send_response(status)
-        self.send_header("Content-Type", "application/json")
+        if body is not None:
+            self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
         for key, value in (headers or {}).items():
             self.send_header(key, value)
@@ -254,16 +285,11 @@ class _Handler(BaseHTTPRequestHandler):
         esp = self.esp
         if esp.faults.latency:
             time.sleep(esp.faults.latency)
-        if self.path.startswith("/v3/") and self.path.endswith("/messages"):
-            if self.headers.get("Authorization") != _basic("api", MAILGUN_KEY):
-                return self._reply(401, {"message": "Invalid private key"})
-            parse, make_reply = _parse_mailgun, _mailgun_reply
-        elif self.path in ("/postmark/email", "/postmark/email/batch"):
-            if self.headers.get("X-Postmark-Server-Token") != POSTMARK_TOKEN:
-                return self._reply(401, {"ErrorCode": 10, "Message": "Bad or missing token"})
-            parse, make_reply = _parse_postmark, _postmark_reply
-        else:
+        api = next((api for api in APIS if api.serves(self.path)), None)
+        if api is None:
             return self._reply(404, {"message": f"no such endpoint {self.path}"})
+        if not api.authorized(self.headers):
+            return self._reply(401, api.unauthorized)
 
         fault = esp._decide_fault()
         if fault == "5xx":
@@ -271,28 +297,22 @@ class _Handler(BaseHTTPRequestHandler):
         if fault == "429":
             return self._too_many()
         try:
-            messages = parse(self.headers.get("Content-Type", ""), body, esp.keep_bodies)
-        except (ValueError, KeyError) as exc:
+            messages = api.parse(self.headers.get("Content-Type", ""), body, esp.keep_bodies)
+        except (ValueError, KeyError, TypeError) as exc:
             return self._reply(400, {"message": f"bad request: {exc}"})
         refused = [m.to for m in messages if m.to in esp.faults.reject]
-        if refused:
-            return self._reply(*_refusal(self.path, refused[0]))
+        if refused and api.refuse is not None:  # the whole call is refused
+            return self._reply(*api.refuse(self.path, refused[0]))
         if any(m.to in esp.faults.unavailable for m in messages):
             if esp.faults.unavailable_status == 429:
                 return self._too_many()
             return self._reply(503, {"message": "Service temporarily unavailable"})
-        esp._accept(messages)
+        taken = [m for m in messages if m.to not in esp.faults.reject]
+        esp._accept(taken)
         if fault == "timeout":
             # Accepted, but the answer comes too late: the sender cannot know.
             time.sleep(esp.faults.stall_seconds)
-        status, reply = make_reply(self.path, messages)
-        self._reply(status, reply)
-
-
-def _refusal(path: str, address: str) -> tuple[int, dict]:
-    if path.startswith("/postmark/"):
-        return 422, {"ErrorCode": 300, "Message": f"Invalid 'To' address: '{address}'."}
-    return 400, {"message": f"'to' parameter is not a valid address: {address}"}
+        self._reply(*api.answer(self.path, taken, refused))
 
 
 def _basic(user: str, password: str) -> str:
@@ -343,8 +363,12 @@ def _parse_mailgun(content_type: str, body: bytes, fill: bool = True) -> list[Me
     return messages
 
 
-def _mailgun_reply(path: str, messages: list[Message]) -> tuple[int, dict]:
+def _mailgun_reply(path: str, messages: list[Message], refused) -> tuple[int, dict]:
     return 200, {"id": messages[0].message_id if messages else "", "message": "Queued. Thank you."}
+
+
+def _mailgun_refusal(path: str, address: str) -> tuple[int, dict]:
+    return 400, {"message": f"'to' parameter is not a valid address: {address}"}
 
 
 def _parse_postmark(content_type: str, body: bytes, fill: bool = True) -> list[Message]:
@@ -366,7 +390,11 @@ def _parse_postmark(content_type: str, body: bytes, fill: bool = True) -> list[M
     return messages
 
 
-def _postmark_reply(path: str, messages: list[Message]) -> tuple[int, object]:
+def _postmark_refusal(path: str, address: str) -> tuple[int, dict]:
+    return 422, {"ErrorCode": 300, "Message": f"Invalid 'To' address: '{address}'."}
+
+
+def _postmark_reply(path: str, messages: list[Message], refused) -> tuple[int, object]:
     replies = [
         {
             "To": m.to,
@@ -378,6 +406,161 @@ def _postmark_reply(path: str, messages: list[Message]) -> tuple[int, object]:
         for m in messages
     ]
     return 200, (replies if path.endswith("/batch") else replies[0])
+
+
+# -- SendGrid: v3 mail/send ------------------------------------------------------------
+
+
+def _parse_sendgrid(content_type: str, body: bytes, fill: bool = True) -> list[Message]:
+    """One copy per recipient of each personalization, its substitutions made as
+    SendGrid makes them: each key replaced as a plain string in the subject and
+    every content part. Headers are the message's, overridden by its
+    personalization's, and custom_args likewise (kept as the copy's metadata)."""
+    data = json.loads(body)
+    message_id = uuid.uuid4().hex[:22]  # X-Message-Id: one for the request
+    if not fill:
+        return [
+            Message(to["email"].lower(), "", "", "", {}, message_id)
+            for p in data["personalizations"]
+            for to in p["to"]
+        ]
+    content = {part["type"]: part["value"] for part in data.get("content", [])}
+    messages = []
+    for personalization in data["personalizations"]:
+        substitutions = personalization.get("substitutions", {})
+
+        def sub(text: str, substitutions=substitutions) -> str:
+            for key, value in substitutions.items():
+                text = text.replace(key, value or "")
+            return text
+
+        headers = {**data.get("headers", {}), **personalization.get("headers", {})}
+        metadata = {**data.get("custom_args", {}), **personalization.get("custom_args", {})}
+        for to in personalization["to"]:
+            messages.append(
+                Message(
+                    to=to["email"].lower(),
+                    subject=sub(personalization.get("subject", data.get("subject", ""))),
+                    html=sub(content.get("text/html", "")),
+                    text=sub(content.get("text/plain", "")),
+                    headers=headers,
+                    message_id=message_id,
+                    options={"tracking_settings": json.dumps(data.get("tracking_settings", {}))},
+                    metadata=metadata,
+                )
+            )
+    return messages
+
+
+def _sendgrid_reply(path: str, messages: list[Message], refused) -> tuple[int, None, dict]:
+    """202 Accepted, no body: anymail reads nothing more of a success."""
+    return 202, None, {"X-Message-Id": messages[0].message_id if messages else ""}
+
+
+def _sendgrid_refusal(path: str, address: str) -> tuple[int, dict]:
+    error = {"message": f"Does not contain a valid address: {address}", "field": "to"}
+    return 400, {"errors": [{**error, "help": None}]}
+
+
+# -- Unisender Go: email/send.json --------------------------------------------------------
+
+
+def _parse_unisender_go(content_type: str, body: bytes, fill: bool = True) -> list[Message]:
+    """One copy per recipient, its substitutions (over the global ones) filled
+    into the subject and body parts, and into List-Unsubscribe: the one header
+    Unisender Go fills per recipient, and only when told to leave out its own
+    unsubscribe link (skip_unsubscribe). Its metadata (over the global) is kept."""
+    message = json.loads(body)["message"]
+    job_id = f"1{uuid.uuid4().hex[:5]}-{uuid.uuid4().hex[:6]}-{uuid.uuid4().hex[:4]}"
+    if not fill:
+        return [Message(r["email"].lower(), "", "", "", {}, job_id) for r in message["recipients"]]
+    body_parts = message.get("body", {})
+    messages = []
+    for recipient in message["recipients"]:
+        own = {**message.get("global_substitutions", {}), **recipient.get("substitutions", {})}
+
+        def sub(text: str, own=own) -> str:
+            return UNISENDER_SUBSTITUTION.sub(lambda m: str(own.get(m.group(1), "")), text)
+
+        headers = {
+            name: sub(value) if name.lower() == "list-unsubscribe" else value
+            for name, value in message.get("headers", {}).items()
+        }
+        if not message.get("skip_unsubscribe"):  # its own unsubscribe link, in place of ours
+            headers["List-Unsubscribe"] = f"<{UNISENDER_GO_UNSUBSCRIBE}{job_id}>"
+        messages.append(
+            Message(
+                to=recipient["email"].lower(),
+                subject=sub(message.get("subject", "")),
+                html=sub(body_parts.get("html", "")),
+                text=sub(body_parts.get("plaintext", "")),
+                headers=headers,
+                message_id=job_id,
+                options={
+                    k: str(message[k]) for k in ("track_links", "skip_unsubscribe") if k in message
+                },
+                metadata={**message.get("global_metadata", {}), **recipient.get("metadata", {})},
+            )
+        )
+    return messages
+
+
+def _unisender_go_reply(path: str, messages: list[Message], refused) -> tuple[int, dict]:
+    """200 with the addresses taken, and those refused in failed_emails."""
+    return 200, {
+        "status": "success",
+        "job_id": messages[0].message_id if messages else "",
+        "emails": [m.to for m in messages],
+        "failed_emails": {address: "invalid" for address in refused},
+    }
+
+
+class API(NamedTuple):
+    """One ESP's send endpoint as the fake serves it."""
+
+    serves: Callable[[str], bool]  # the request path
+    authorized: Callable[[object], bool]  # the request headers
+    unauthorized: dict  # the 401's body
+    parse: Callable[..., list[Message]]  # (content type, body, fill): each copy
+    answer: Callable[..., tuple]  # (path, taken, refused): status, body[, headers]
+    # (path, address): the whole call's refusal; None: refused per recipient.
+    refuse: Callable[[str, str], tuple[int, dict]] | None
+
+
+APIS = (
+    API(
+        lambda path: path.startswith("/v3/") and path.endswith("/messages"),
+        lambda headers: headers.get("Authorization") == _basic("api", MAILGUN_KEY),
+        {"message": "Invalid private key"},
+        _parse_mailgun,
+        _mailgun_reply,
+        _mailgun_refusal,
+    ),
+    API(
+        lambda path: path in ("/postmark/email", "/postmark/email/batch"),
+        lambda headers: headers.get("X-Postmark-Server-Token") == POSTMARK_TOKEN,
+        {"ErrorCode": 10, "Message": "Bad or missing token"},
+        _parse_postmark,
+        _postmark_reply,
+        _postmark_refusal,
+    ),
+    API(
+        lambda path: path == "/sendgrid/v3/mail/send",
+        lambda headers: headers.get("Authorization") == f"Bearer {SENDGRID_KEY}",
+        {"errors": [{"field": None, "message": "The provided authorization grant is invalid"}]},
+        _parse_sendgrid,
+        _sendgrid_reply,
+        _sendgrid_refusal,
+    ),
+    API(
+        lambda path: path == "/unisender-go/email/send.json",
+        lambda headers: headers.get("X-API-KEY") == UNISENDER_GO_KEY,
+        {"status": "error", "message": "User with id not found", "code": 114},
+        _parse_unisender_go,
+        _unisender_go_reply,
+        None,
+    ),
+)
 
 
 def main() -> None:

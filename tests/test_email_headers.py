@@ -1,11 +1,15 @@
 """Each type of email carries the headers mailbox providers and mail programs
 act on, and only those: list headers on list mail, Precedence: bulk on
 issues, Auto-Submitted on system mail, Feedback-ID and a Message-ID on the
-sender's domain on all; the ESP's click tracking off on all, its tag on all."""
+sender's domain on all; the ESP's click tracking off on all where the ESP
+takes it per message, its tag on all."""
 
 import pytest
+from anymail.exceptions import AnymailUnsupportedFeature
+from anymail.message import AnymailMessage
+from django.core.mail import get_connection
 
-from mail.messages import SenderRefused
+from mail.messages import SenderRefused, build_message
 from newsletter.emails import batch_message
 from newsletter.rendering import render_issue
 from subscribers import emails as subscriber_emails
@@ -62,6 +66,53 @@ def test_the_esp_is_told_no_click_tracking_and_gets_its_tag_and_metadata(mailgun
     assert sent.options["v:newsletter"] == "ml-monthly"
     assert sent.headers["Auto-Submitted"] == "auto-generated"
     assert sent.headers["Message-Id"].endswith("@example.com>")
+
+
+# Every anymail backend, with the settings it needs to start (nothing is sent).
+ANYMAIL_BACKENDS = {
+    "amazon_ses": {},
+    "brevo": {"BREVO_API_KEY": "k"},
+    "mailersend": {"MAILERSEND_API_TOKEN": "k"},
+    "mailgun": {"MAILGUN_API_KEY": "k"},
+    "mailjet": {"MAILJET_API_KEY": "k", "MAILJET_SECRET_KEY": "s"},
+    "mailtrap": {"MAILTRAP_API_TOKEN": "k"},
+    "mandrill": {"MANDRILL_API_KEY": "k"},
+    "postal": {"POSTAL_API_KEY": "k", "POSTAL_API_URL": "https://postal.example.com/"},
+    "postmark": {"POSTMARK_SERVER_TOKEN": "k"},
+    "resend": {"RESEND_API_KEY": "k"},
+    "scaleway": {"SCALEWAY_SECRET_KEY": "k", "SCALEWAY_PROJECT_ID": "p"},
+    "sendgrid": {"SENDGRID_API_KEY": "k"},
+    "sparkpost": {"SPARKPOST_API_KEY": "k"},
+    "unisender_go": {"UNISENDER_GO_API_KEY": "k", "UNISENDER_GO_API_URL": "https://go.example/"},
+}
+
+
+def refuses_click_switch(connection) -> bool:
+    """Whether anymail refuses a message that turns click tracking off, for this ESP."""
+    message = AnymailMessage("s", "t", "ada@example.com", ["r@example.com"], track_clicks=False)
+    try:
+        connection.build_message_payload(message, connection.send_defaults)
+    except AnymailUnsupportedFeature:
+        return True
+    return False
+
+
+@pytest.mark.parametrize("backend", sorted(ANYMAIL_BACKENDS))
+def test_click_tracking_is_turned_off_in_each_message_wherever_the_esp_takes_it(settings, backend):
+    # Where it does not (Amazon SES, Brevo, Resend...), a message that says so
+    # is refused outright: every email would fail. Those ESPs set it per account.
+    settings.EMAIL_BACKEND = f"anymail.backends.{backend}.EmailBackend"
+    settings.ANYMAIL = {**settings.ANYMAIL, **ANYMAIL_BACKENDS[backend]}
+    message = build_message(
+        kind="confirm",
+        subject="s",
+        text="t",
+        html="<p>t</p>",
+        from_email="ada@example.com",
+        to=["r@example.com"],
+    )
+    switched_off = getattr(message, "track_clicks", None) is False
+    assert switched_off != refuses_click_switch(get_connection())
 
 
 def test_a_batch_leaves_each_copy_its_own_message_id_from_the_esp():

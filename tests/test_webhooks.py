@@ -1,5 +1,5 @@
 """ESP tracking webhooks, posted to anymail's real endpoints in the formats
-Mailgun and Postmark document."""
+Mailgun, Postmark, SendGrid and Unisender Go document."""
 
 import base64
 import json
@@ -17,8 +17,16 @@ from newsletter.models import Delivery, WebhookEvent, WebhookSignature
 from subscribers.models import Subscription
 from subscribers.subscriptions import Consent, subscribe
 from tests import esp_events
-from tests.builders import make_delivery, make_newsletter, make_reader, make_sent_issue
+from tests.builders import (
+    make_delivery,
+    make_issue,
+    make_newsletter,
+    make_reader,
+    make_readers,
+    make_sent_issue,
+)
 from tests.esp_events import AUTH, post_mailgun, post_postmark
+from tests.helpers import send_issue
 
 MAILGUN_ID = "20260101120000.1.ABCDEF@mg.example.com"
 POSTMARK_ID = "883953f4-6105-42a2-a16a-77a8eac79483"
@@ -378,3 +386,33 @@ def test_nothing_is_recorded_when_no_secret_is_configured(client, settings, post
     settings.ANYMAIL = {k: v for k, v in settings.ANYMAIL.items() if k != "WEBHOOK_SECRET"}
     assert post_postmark(client, postmark_delivery_event(), **AUTH).status_code == 401
     assert Delivery.objects.get().delivered_at is None
+
+
+# -- Batch sends: each reader's event finds their own row ----------------------------------
+
+BATCH_BOUNCES = {
+    "sendgrid": (esp_events.sendgrid_bounce, esp_events.post_sendgrid),
+    "unisender_go": (esp_events.unisender_go_bounce, esp_events.post_unisender_go),
+}
+
+
+@pytest.mark.parametrize("esp", sorted(BATCH_BOUNCES))
+def test_a_bounce_of_one_copy_of_a_batch_finds_that_readers_delivery(db, client, send_through, esp):
+    # One API call sent all three; the ESP reports on each copy by the id anymail
+    # gave it (anymail_id, kept with the copy), which is what each row recorded.
+    fake = send_through(esp)
+    newsletter = make_newsletter()
+    readers = make_readers(newsletter, 3)
+    issue = make_issue(newsletter)
+    send_issue(issue)
+    assert fake.calls == 1
+    bounced = readers[1]
+    [copy] = fake.messages_to(bounced.subscriber.email)
+    bounce, post = BATCH_BOUNCES[esp]
+
+    assert post(client, bounce(bounced.subscriber.email, copy.metadata), **AUTH).status_code == 200
+
+    rows = Delivery.objects.filter(issue=issue)
+    assert [row.subscriber_id for row in rows if row.bounced_at] == [bounced.subscriber_id]
+    assert fresh(bounced).status == Subscription.Status.BOUNCED
+    assert {fresh(reader).status for reader in (readers[0], readers[2])} == {"confirmed"}

@@ -43,12 +43,28 @@ class BatchAPI:
     esp_extra: dict = field(default_factory=dict)
 
 
-# Keyed by anymail's esp_name. Every other backend gets one message per reader.
+# Our [[name]] as {{name}}.
+BRACES = "{{{{{}}}}}"
+
+# Keyed by anymail's esp_name: the ESPs whose API takes one message for many
+# readers and fills each copy's values and List-Unsubscribe itself, with no
+# stored template, each with the most recipients its API takes in one call.
+# Every other backend gets one message per reader; the README's table says why
+# each of them does (anymail refuses merge data without a stored template, or
+# per-recipient headers).
 BATCH_APIS = {
     "Mailgun": BatchAPI("%recipient.{}%", 1000),
     # Mailjet's Send API v3.1 substitutes variables only with its template language on.
     "Mailjet": BatchAPI("{{{{var:{}}}}}", 50, {"Globals": {"TemplateLanguage": True}}),
-    "SparkPost": BatchAPI("{{{{{}}}}}", 1000),
+    "SparkPost": BatchAPI(BRACES, 1000),
+    # v3 mail/send: one personalization per reader, its substitutions replaced
+    # as plain strings in the subject and content, with the delimiters anymail
+    # must be told (merge_field_format). 1,000 personalizations a request.
+    "SendGrid": BatchAPI(BRACES, 1000, {"merge_field_format": BRACES}),
+    # email/send: substitutions in the body, and in List-Unsubscribe (the one
+    # header it fills per recipient) once its own unsubscribe link is off,
+    # which Unisender Go's support must allow for the account. 500 a request.
+    "Unisender Go": BatchAPI(BRACES, 500, {"skip_unsubscribe": 1}),
 }
 
 
@@ -131,6 +147,9 @@ def esp_message(exc: Exception) -> str:
     except ValueError:
         return response.text[:500] or response.reason
     if isinstance(data, dict):
+        errors = data.get("errors")  # SendGrid: [{"message", "field", "help"}]
+        if isinstance(errors, list) and errors and isinstance(errors[0], dict):
+            return "; ".join(str(e.get("message")) for e in errors)[:500]
         return str(data.get("message") or data.get("Message") or data)[:500]
     return str(data)[:500]
 

@@ -19,8 +19,9 @@ from typing import NamedTuple
 
 from django.conf import settings
 from django.core.mail import get_connection
-from django.db import transaction
-from django.db.models import Case, CharField, F, Value, When
+from django.db import connection, transaction
+from django.db.models import CharField, F
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from mail.links import ReaderLinks
@@ -425,7 +426,14 @@ def own_message_id(message) -> str:
 
 
 def each_its_own(values: dict[int, str]):
-    """A column's new value for rows by id: one for all, or each row's own in one UPDATE."""
+    """A Delivery column's new value for rows by id: one for all, or each row's
+    own in one UPDATE. The CASE is written out rather than built of Case(When())s:
+    Django compiles each When in about 0.3 ms, a third of a second for a batch of
+    1,000 readers with a message id each (SendGrid, Unisender Go)."""
     if len(set(values.values())) == 1:
         return next(iter(values.values()))
-    return Case(*(When(pk=pk, then=Value(v)) for pk, v in values.items()), output_field=CharField())
+    pk = connection.ops.quote_name(Delivery._meta.pk.column)
+    branches = " ".join(["WHEN %s THEN %s"] * len(values))
+    params = [item for row in values.items() for item in row]
+    # Only placeholders and a quoted column name in the SQL; the values are parameters.
+    return RawSQL(f"CASE {pk} {branches} END", params, output_field=CharField())  # noqa: S611
