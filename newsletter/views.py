@@ -7,6 +7,7 @@ from django.shortcuts import get_object_or_404, render
 from django.template.loader import render_to_string
 from django.utils.feedgenerator import Atom1Feed
 
+from mail.languages import speaking
 from mail.rendering import RenderError
 from mail.text import markdown_text, plain
 from newsletter.models import Issue, Newsletter
@@ -26,11 +27,12 @@ def archive_index(request: HttpRequest) -> HttpResponse:
 def archive_newsletter(request: HttpRequest, newsletter_slug: str) -> HttpResponse:
     newsletter = get_object_or_404(Newsletter, slug=newsletter_slug, is_public=True)
     issues = newsletter.issues.archived().order_by("-number")
-    return render(
-        request,
-        "newsletter/archive_newsletter.html",
-        {"newsletter": newsletter, "issues": issues, "accent": newsletter.accent_colour},
-    )
+    with speaking(newsletter):
+        return render(
+            request,
+            "newsletter/archive_newsletter.html",
+            {"newsletter": newsletter, "issues": issues, "accent": newsletter.accent_colour},
+        )
 
 
 def issue_web(request: HttpRequest, newsletter_slug: str, issue_slug: str) -> HttpResponse:
@@ -46,7 +48,8 @@ def issue_web(request: HttpRequest, newsletter_slug: str, issue_slug: str) -> Ht
         log.error("issue %s cannot be shown: %s", issue.pk, exc)
         raise Http404("This issue cannot be shown.") from exc
     context["accent"] = issue.newsletter.accent_colour
-    return render(request, "newsletter/issue.html", context)
+    with speaking(issue.newsletter):
+        return render(request, "newsletter/issue.html", context)
 
 
 class FullTextAtom(Atom1Feed):
@@ -69,6 +72,11 @@ class IssueFeed(Feed):
 
     def title(self, newsletter: Newsletter) -> str:
         return newsletter.name
+
+    def get_feed(self, newsletter: Newsletter, request):
+        """In its newsletter's language: the feed's xml:lang says so."""
+        with speaking(newsletter):
+            return super().get_feed(newsletter, request)
 
     def subtitle(self, newsletter: Newsletter) -> str:
         return markdown_text(newsletter.description)
