@@ -4,8 +4,9 @@ that language); every other page starts in the site's, LANGUAGE_CODE, and a
 reader's page then speaks its newsletter's (mail.languages), never the
 browser's.
 
-Set for every request, so a language one request chose never lingers in the
-thread for the next.
+Set for every request, and put back as it was after it, so a language one
+request chose never lingers in the thread: not for the next request, nor for
+what runs there after it (a test, a task run inline).
 """
 
 from django.conf import settings
@@ -23,6 +24,13 @@ def is_admin(request) -> bool:
 class AdminLocaleMiddleware(LocaleMiddleware):
     """Django's LocaleMiddleware (Accept-Language, the language cookie) for the
     admin only."""
+
+    def __call__(self, request):
+        before = translation.get_language()
+        try:
+            return super().__call__(request)
+        finally:
+            translation.activate(before)
 
     def process_request(self, request):
         if is_admin(request):

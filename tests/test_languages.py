@@ -16,7 +16,7 @@ from html.parser import HTMLParser
 import polib
 import pytest
 from django.core import mail
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation.template import templatize
 from freezegun import freeze_time
 
@@ -542,3 +542,11 @@ def test_the_admin_follows_the_editors_browser_and_reader_pages_do_not(client, a
     assert '<html lang="fr">' in page.text
     admin = admin_client.get("/admin/", HTTP_ACCEPT_LANGUAGE="es")
     assert '<html lang="es"' in admin.text
+
+
+def test_a_request_leaves_the_language_as_it_found_it(client):
+    """What runs after a request on the same thread (a test, a task run inline)
+    is not left speaking the language the request chose."""
+    client.get("/admin/login/", HTTP_ACCEPT_LANGUAGE="de")
+    assert translation.get_language() == "en"
+    assert str(subscriber_emails.SUBJECTS["data_link"]) == "Your link to download your data"
