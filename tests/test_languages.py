@@ -525,11 +525,20 @@ def test_pages_that_know_no_newsletter_speak_the_sites_language(client):
         assert '<html lang="en">' in page.text, path
 
 
-def test_the_signup_index_shows_each_newsletter_in_its_own_language(client):
+def test_the_indexes_show_each_newsletter_in_its_own_language(client):
     world("de")
     page = client.get("/subscribe/")
     assert '<li class="card" lang="de">' in page.text
     assert "Feldpost abonnieren" in page.text
+    page = client.get("/archive/")
+    assert '<section class="newsletter" lang="de">' in page.text
+    assert "4. März 2025" in page.text
+
+
+def test_the_feed_says_its_newsletters_language(client):
+    here = world("fr")
+    feed = client.get(f"/archive/{here.newsletter.slug}/feed/")
+    assert 'xml:lang="fr"' in feed.text
 
 
 def test_the_admin_follows_the_editors_browser_and_reader_pages_do_not(client, admin_client):
