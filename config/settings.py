@@ -69,6 +69,8 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "config.security.FormCharsetMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    # The admin in the editor's browser language; every other page starts in LANGUAGE_CODE.
+    "config.languages.AdminLocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -297,8 +299,11 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 
 LANGUAGE_CODE = "en"
-# The languages readers can be spoken to in: a newsletter picks one (Newsletter.language).
+# The languages readers can be spoken to in: a newsletter picks one (Newsletter.language),
+# and mail.languages speaks it on its pages and in its emails. The admin follows the
+# editor's browser wherever Django has that language (config.languages).
 LANGUAGES = [("en", "English"), ("de", "Deutsch"), ("fr", "Français"), ("es", "Español")]
+# Our catalogues, compiled .mo files included (`manage.py makemessages`, README: Languages).
 LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = "UTC"
 USE_I18N = True

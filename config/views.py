@@ -1,10 +1,13 @@
 from django.conf import settings
-from django.db import connection
+from django.db import DatabaseError, connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
-from django.urls import reverse
+from django.urls import Resolver404, resolve, reverse
+from django.utils.translation import gettext_lazy as _
 
 from config.celery import app as celery_app
+from mail.languages import speaking
+from newsletter.models import Newsletter
 
 
 def home(request: HttpRequest) -> HttpResponse:
@@ -73,16 +76,41 @@ def healthz(request: HttpRequest) -> JsonResponse:
 # a 500. These never read the body; none of them has a form.
 
 ERRORS = {
-    400: ("Bad request", "The request could not be read. Nothing has been changed."),
-    403: ("Not allowed", "This page cannot be opened this way. Nothing has been changed."),
-    404: ("Page not found", "There is nothing at this address."),
-    500: ("Something went wrong", "An error on our side stopped this page. Please try again."),
+    400: (_("Bad request"), _("The request could not be read. Nothing has been changed.")),
+    403: (
+        _("Not allowed"),
+        _("This page cannot be opened this way. Nothing has been changed."),
+    ),
+    404: (_("Page not found"), _("There is nothing at this address.")),
+    500: (
+        _("Something went wrong"),
+        _("An error on our side stopped this page. Please try again."),
+    ),
 }
 
 
 def _error(request: HttpRequest, status: int) -> HttpResponse:
     title, message = ERRORS[status]
-    return render(request, "error.html", {"title": title, "message": message}, status=status)
+    # A 500 asks nothing more of the database, which may be what failed.
+    newsletter = None if status == 500 else _newsletter_named_by(request)
+    with speaking(newsletter):
+        context = {"title": title, "message": message}
+        return render(request, "error.html", context, status=status)
+
+
+def _newsletter_named_by(request: HttpRequest) -> Newsletter | None:
+    """The newsletter whose address this is (/subscribe/<slug>/…, /archive/<slug>/…),
+    so that its readers' error pages speak its language."""
+    try:
+        slug = resolve(request.path_info).kwargs.get("newsletter_slug")
+    except Resolver404:
+        return None
+    if not slug:
+        return None
+    try:
+        return Newsletter.objects.filter(slug=slug).first()
+    except DatabaseError:
+        return None
 
 
 def bad_request(request: HttpRequest, exception=None) -> HttpResponse:

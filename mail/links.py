@@ -75,17 +75,24 @@ def one_click_url(subscription) -> str:
     return url("unsubscribe_one_click", tokens.unsubscribe_token(subscription))
 
 
-def preferences_url(subscriber) -> str:
-    return url("preferences", tokens.preferences_token(subscriber))
+def preferences_url(subscriber, newsletter=None) -> str:
+    """The reader's preferences page, speaking `newsletter`'s language (the
+    newsletter whose email carries the link)."""
+    return url("preferences", tokens.preferences_token(subscriber, _pk(newsletter)))
 
 
 # The page each reader token (tokens.reader_token) opens, by purpose.
 READER_PAGES = {"preferences": "preferences", "data": "my_data", "erase": "erase"}
 
 
-def reader_url(purpose: str, subscriber) -> str:
-    """A reader's own page: preferences, the download of their data, erasing it."""
-    return url(READER_PAGES[purpose], tokens.reader_token(purpose, subscriber))
+def reader_url(purpose: str, subscriber, newsletter=None) -> str:
+    """A reader's own page: preferences, the download of their data, erasing it;
+    in `newsletter`'s language, as preferences_url."""
+    return url(READER_PAGES[purpose], tokens.reader_token(purpose, subscriber, _pk(newsletter)))
+
+
+def _pk(newsletter) -> int | None:
+    return newsletter.pk if newsletter is not None else None
 
 
 def tracked_href(link, *, per_subscriber: bool, prose: bool = False) -> str:
@@ -126,7 +133,9 @@ class ReaderLinks:
         need no quoting: base64url and colons."""
         stamp = tokens.clock_stamp()
         unsubscribe = tokens.unsubscribe_token(subscription, stamp=stamp)
-        preferences = tokens.preferences_token(subscription.subscriber, stamp=stamp)
+        preferences = tokens.preferences_token(
+            subscription.subscriber, subscription.newsletter_id, stamp=stamp
+        )
         return (
             f"{self.unsubscribe[0]}{unsubscribe}{self.unsubscribe[1]}",
             f"{self.one_click[0]}{unsubscribe}{self.one_click[1]}",

@@ -25,6 +25,7 @@ from django.conf import settings
 from django.core import signing
 from django.utils.crypto import salted_hmac
 from django.utils.encoding import force_bytes
+from django.utils.translation import ngettext
 
 # -- Lifetimes -----------------------------------------------------------------
 
@@ -54,10 +55,13 @@ MAX_AGE: dict[str, timedelta | None] = {
 
 
 def lifetime_words(purpose: str) -> str:
-    """How long a link of this purpose works, as emails and pages say it: "90 days", "1 hour"."""
+    """How long a link of this purpose works, as emails and pages say it: "90 days",
+    "1 hour", in the language being spoken."""
     age = MAX_AGE[purpose]
-    count, unit = (age.days, "day") if age.days else (age.seconds // 3600, "hour")
-    return f"{count} {unit}" + ("" if count == 1 else "s")
+    if age.days:
+        return ngettext("%(count)d day", "%(count)d days", age.days) % {"count": age.days}
+    hours = age.seconds // 3600
+    return ngettext("%(count)d hour", "%(count)d hours", hours) % {"count": hours}
 
 
 SALTS = {
@@ -178,13 +182,22 @@ def unsubscribe_token(subscription, *, stamp: str | None = None) -> str:
     return make_token("unsubscribe", payload, stamp=stamp)
 
 
-def preferences_token(subscriber, *, stamp: str | None = None) -> str:
-    return reader_token("preferences", subscriber, stamp=stamp)
+def preferences_token(
+    subscriber, newsletter_id: int | None = None, *, stamp: str | None = None
+) -> str:
+    return reader_token("preferences", subscriber, newsletter_id, stamp=stamp)
 
 
-def reader_token(purpose: str, subscriber, *, stamp: str | None = None) -> str:
-    """A token naming a reader (not one subscription): preferences, data or erase."""
-    return make_token(purpose, {"p": subscriber.pk}, stamp=stamp)
+def reader_token(
+    purpose: str, subscriber, newsletter_id: int | None = None, *, stamp: str | None = None
+) -> str:
+    """A token naming a reader (not one subscription): preferences, data or erase.
+    `newsletter_id`: the newsletter whose email carries the link, whose language
+    the reader's pages then speak."""
+    payload = {"p": subscriber.pk}
+    if newsletter_id is not None:
+        payload["n"] = newsletter_id
+    return make_token(purpose, payload, stamp=stamp)
 
 
 # -- Signed ids ----------------------------------------------------------------

@@ -11,6 +11,7 @@ from django.db.models import Count, Max
 from django.urls import reverse
 from django.utils import timezone
 
+from mail.languages import speaking
 from mail.messages import (
     ISSUE,
     build_message,
@@ -154,7 +155,8 @@ def send_reminder(issue, *, to: list[str]) -> None:
         "send_at": issue.send_at,
         "edit_url": settings.SITE_URL + reverse("admin:newsletter_issue_change", args=[issue.pk]),
     }
-    with timezone.override(zoneinfo.ZoneInfo(newsletter.time_zone)):  # dates as editors plan them
+    # Dates as editors plan them; in the site's language, like the rest of the editors' side.
+    with timezone.override(zoneinfo.ZoneInfo(newsletter.time_zone)), speaking(None):
         html, text = render_email("reminder", context)
     build_message(
         kind="reminder",

@@ -14,6 +14,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.text import slugify
+from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
 from mail.text import markdown_html
@@ -24,8 +25,11 @@ from newsletter.validators import (
     validate_origins,
 )
 
-# How an issue's date is written everywhere readers see it (Issue.date_text).
-ISSUE_DATE_FORMAT = "j F Y"
+# How an issue's date is written everywhere readers see it (Issue.date_text):
+# "30 November 2026" in English; in another language, its own long date as
+# Django's locale writes it ("30. November 2026", "30 novembre 2026",
+# "30 de noviembre de 2026").
+ISSUE_DATE_FORMATS = {"en": "j F Y"}
 
 hex_colour = RegexValidator(r"^#[0-9a-fA-F]{6}$", "Use a colour like #1a73e8.")
 
@@ -295,11 +299,12 @@ class Issue(models.Model):
     @property
     def date_text(self) -> str:
         """The issue's date as its email, web page, archive and feed all show it:
-        "30 November 2026", in the newsletter's time zone."""
+        "30 November 2026", in the newsletter's time zone and in the language
+        being spoken (ISSUE_DATE_FORMATS)."""
         if self.date is None:
             return ""
         local = self.date.astimezone(zoneinfo.ZoneInfo(self.newsletter.time_zone))
-        return date_format(local, ISSUE_DATE_FORMAT)
+        return date_format(local, ISSUE_DATE_FORMATS.get(get_language(), "DATE_FORMAT"))
 
     def placeholder_subject(self) -> str:
         """The subject an automatic draft starts with: not one to send."""
@@ -698,9 +703,9 @@ class Feedback(models.Model):
     """A reader's answer to the newsletter's feedback ask: one per delivery, the latest wins."""
 
     class Answer(models.TextChoices):
-        LOVED = "loved", "👍 Loved it"
-        OK = "ok", "😐 It was OK"
-        NOT_FOR_ME = "no", "👎 Not for me"
+        LOVED = "loved", _("👍 Loved it")
+        OK = "ok", _("😐 It was OK")
+        NOT_FOR_ME = "no", _("👎 Not for me")
 
     delivery = models.OneToOneField(Delivery, on_delete=models.CASCADE, related_name="feedback")
     answer = models.CharField(max_length=10, choices=Answer)

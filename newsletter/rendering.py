@@ -16,6 +16,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 
 from mail import text
+from mail.languages import speaking
 from mail.links import tracked_href
 from mail.rendering import RenderError, mjml_to_html, placeholder
 from newsletter.models import Issue, Newsletter, ProseLink
@@ -25,8 +26,9 @@ from newsletter.models import Issue, Newsletter, ProseLink
 # Gmail clips an email's HTML beyond about 102 KB (counted here in bytes, to be safe).
 GMAIL_CLIP_BYTES = 102 * 1000
 
-# Bump when the issue templates change shape, so cached renders are dropped.
-TEMPLATE_VERSION = 6
+# Bump when the issue templates or their translations change, so cached renders
+# are dropped (a change of the newsletter's language changes the key by itself).
+TEMPLATE_VERSION = 7
 CACHE_SECONDS = 7 * 24 * 3600
 
 
@@ -242,14 +244,17 @@ def email_context(issue) -> dict:
 
 
 def _render_issue(issue) -> RenderedIssue:
+    """The email around the editor's words speaks the newsletter's language."""
     context = email_context(issue)
     what = f"Issue #{issue.number}"
-    html = mjml_to_html(render_to_string("emails/issue.mjml", context), what=what)
+    with speaking(issue.newsletter):
+        mjml = render_to_string("emails/issue.mjml", context)
+        plain_text = render_to_string("emails/issue.txt", context)
     return RenderedIssue(
         subject=context["subject"],
         preheader=context["preheader"],
-        html=html,
-        text=text.wrap(render_to_string("emails/issue.txt", context)),
+        html=mjml_to_html(mjml, what=what),
+        text=text.wrap(plain_text),
     )
 
 

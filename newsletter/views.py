@@ -9,6 +9,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.feedgenerator import Atom1Feed
 
+from mail.languages import speaking
 from mail.rendering import RenderError
 from mail.text import markdown_text, plain
 from newsletter import archive
@@ -45,7 +46,8 @@ def archive_newsletter(request: HttpRequest, newsletter_slug: str) -> HttpRespon
     context |= {"issues": page.object_list, "page": page}
     context["meta"] = archive.newsletter_meta(newsletter, page)
     context["pages"] = archive.PageLinks.around(page, path)
-    return render(request, "newsletter/archive_newsletter.html", context)
+    with speaking(newsletter):
+        return render(request, "newsletter/archive_newsletter.html", context)
 
 
 def _no_such_page(request, missing: archive.NoSuchPage, first: str, newsletter=None):
@@ -54,6 +56,8 @@ def _no_such_page(request, missing: archive.NoSuchPage, first: str, newsletter=N
     context["last_url"] = archive.page_url(first, missing.last)
     if newsletter is not None:
         context |= {"newsletter": newsletter, "accent": newsletter.accent_colour}
+        with speaking(newsletter):
+            return render(request, "newsletter/no_such_page.html", context, status=404)
     return render(request, "newsletter/no_such_page.html", context, status=404)
 
 
@@ -71,7 +75,8 @@ def issue_web(request: HttpRequest, newsletter_slug: str, issue_slug: str) -> Ht
         raise Http404("This issue cannot be shown.") from exc
     context["accent"] = issue.newsletter.accent_colour
     context["meta"] = archive.issue_meta(issue)
-    return render(request, "newsletter/issue.html", context)
+    with speaking(issue.newsletter):
+        return render(request, "newsletter/issue.html", context)
 
 
 class FullTextAtom(Atom1Feed):
@@ -128,6 +133,11 @@ class IssueFeed(Feed):
 
     def feed_extra_kwargs(self, obj: FeedPage) -> dict:
         return {"pages": obj.pages}
+
+    def get_feed(self, obj: FeedPage, request):
+        """In its newsletter's language: the feed's xml:lang says so."""
+        with speaking(obj.newsletter):
+            return super().get_feed(obj, request)
 
     def title(self, obj: FeedPage) -> str:
         return obj.newsletter.name

@@ -13,7 +13,10 @@ limits the mail one mailbox gets.
 import re
 
 from django.conf import settings
+from django.utils import translation
 from django.utils.crypto import salted_hmac
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 from email_validator import EmailNotValidError, validate_email
 
 HASH_SALT = "letterpress.subscribers.address-hash"
@@ -41,6 +44,58 @@ def normalise(raw: str) -> str:
     except EmailNotValidError as exc:
         raise InvalidAddress(str(exc)) from exc
     return f"{info.local_part.lower()}@{info.ascii_domain.lower()}"
+
+
+# email-validator explains a refusal in English. The mistakes readers make
+# most, found by how its explanation starts, in sentences our catalogues translate.
+_EXPLANATIONS = (
+    ("Enter an email address.", _("Enter an email address.")),
+    ("An email address must have an @-sign.", _("An email address must have an @-sign.")),
+    ("There must be something before the @-sign.", _("There must be something before the @-sign.")),
+    ("There must be something after the @-sign.", _("There must be something after the @-sign.")),
+    (
+        "The part after the @-sign is not valid. It should have a period.",
+        _("The part after the @-sign is not valid. It should have a period."),
+    ),
+    (
+        "An email address cannot have two periods",
+        _("An email address cannot have two periods in a row."),
+    ),
+    (
+        "An email address cannot start with a period",
+        _("An email address cannot start with a period."),
+    ),
+    ("An email address cannot end with a period", _("An email address cannot end with a period.")),
+    (
+        "An email address cannot have a period immediately",
+        _("An email address cannot have a period right next to the @-sign."),
+    ),
+    (
+        "The email address contains invalid characters before the @-sign",
+        _("The part before the @-sign has characters an email address cannot have."),
+    ),
+    (
+        "The part after the @-sign contains invalid characters",
+        _("The part after the @-sign has characters an email address cannot have."),
+    ),
+    (
+        "A display name and angle brackets",
+        _("Enter the address alone, without a name or angle brackets."),
+    ),
+)
+
+
+def reader_words(exc: InvalidAddress) -> str:
+    """Why an address was refused, in the language being spoken: on an English
+    page email-validator's own words (they may name the characters at fault);
+    in another language our sentence for that mistake, or a general one."""
+    explanation = str(exc)
+    if translation.get_language() == "en":
+        return explanation
+    for start, words in _EXPLANATIONS:
+        if explanation.startswith(start):
+            return str(words)
+    return gettext("This is not a valid email address.")
 
 
 def is_valid(raw: str) -> bool:

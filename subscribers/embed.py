@@ -25,9 +25,11 @@ from html import escape
 
 from django.conf import settings
 from django.urls import reverse
+from django.utils.translation import gettext
 
 from config.security import PUBLIC
 from mail import tokens
+from mail.languages import speaking
 from newsletter.models import Newsletter
 
 MIN_SECONDS = 2
@@ -106,26 +108,35 @@ def endpoint(newsletter: Newsletter) -> str:
 
 
 def snippet(newsletter: Newsletter, *, next_url: str = "") -> str:
-    """A plain form for any page: works without JavaScript; with it, adds the proof."""
+    """A plain form for any page: works without JavaScript; with it, adds the proof.
+    Its words in the newsletter's language, as on our own signup page."""
     action = escape(endpoint(newsletter))
     back = f'\n  <input type="hidden" name="next" value="{escape(next_url)}">' if next_url else ""
+    with speaking(newsletter):
+        email, name = gettext("Email address"), gettext("Name (optional)")
+        honeypot, subscribe = gettext("Leave this field empty"), _subscribe_to(newsletter)
     return f"""<form method="post" action="{action}" class="letterpress-signup">
-  <label>Email address <input type="email" name="email" required autocomplete="email"></label>
-  <label>Name (optional) <input type="text" name="name" autocomplete="name"></label>
+  <label>{escape(email)} <input type="email" name="email" required autocomplete="email"></label>
+  <label>{escape(name)} <input type="text" name="name" autocomplete="name"></label>
   <div style="position:absolute;left:-9999px" aria-hidden="true">
-    <label>Leave this field empty
+    <label>{escape(honeypot)}
       <input type="text" name="website" tabindex="-1" autocomplete="off"></label>
   </div>
   <input type="hidden" name="proof" value="">{back}
-  <button type="submit">Subscribe to {escape(newsletter.name)}</button>
+  <button type="submit">{escape(subscribe)}</button>
 </form>
 <script>{PROOF_SCRIPT}</script>"""
 
 
 def iframe_snippet(newsletter: Newsletter) -> str:
     src = escape(endpoint(newsletter))
-    title = escape(f"Subscribe to {newsletter.name}")
+    with speaking(newsletter):
+        title = escape(_subscribe_to(newsletter))
     return (
         f'<iframe src="{src}" title="{title}" width="100%" height="420" '
         'style="border:0;max-width:480px" loading="lazy"></iframe>'
     )
+
+
+def _subscribe_to(newsletter: Newsletter) -> str:
+    return gettext("Subscribe to %(name)s") % {"name": newsletter.name}

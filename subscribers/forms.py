@@ -1,15 +1,18 @@
 import unicodedata
 
 from django import forms
+from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.utils import translation
+from django.utils.translation import gettext_lazy as _
 
 from subscribers import addresses
 
 REASONS = [
-    ("too-many", "Too many emails"),
-    ("not-relevant", "The content is not relevant to me any more"),
-    ("never-signed-up", "I never signed up for this"),
-    ("other", "Something else"),
+    ("too-many", _("Too many emails")),
+    ("not-relevant", _("The content is not relevant to me any more")),
+    ("never-signed-up", _("I never signed up for this")),
+    ("other", _("Something else")),
 ]
 
 
@@ -19,9 +22,9 @@ def clean_name(value: str) -> str:
     carry U+FFFE or U+FFFF: the welcome email would fail to render)."""
     value = (value or "").strip()
     if any(_not_text(char) for char in value):
-        raise ValidationError("A name must be a single line of text.")
+        raise ValidationError(_("A name must be a single line of text."))
     if len(value) > 100:
-        raise ValidationError("Keep the name under 100 characters.")
+        raise ValidationError(_("Keep the name under 100 characters."))
     return value
 
 
@@ -33,20 +36,20 @@ def _not_text(char: str) -> bool:
 
 class SignupForm(forms.Form):
     email = forms.CharField(
-        label="Email address",
+        label=_("Email address"),
         max_length=320,
         widget=forms.EmailInput(attrs={"autocomplete": "email", "spellcheck": "false"}),
     )
     name = forms.CharField(
-        label="Name",
+        label=_("Name"),
         required=False,
         max_length=100,
-        help_text="Optional. We use it to greet you.",
+        help_text=_("Optional. We use it to greet you."),
         widget=forms.TextInput(attrs={"autocomplete": "name"}),
     )
     # The honeypot: hidden from people (CSS, aria-hidden, no tab stop), filled by bots.
     website = forms.CharField(
-        label="Leave this field empty",
+        label=_("Leave this field empty"),
         required=False,
         widget=forms.TextInput(attrs={"tabindex": "-1", "autocomplete": "off"}),
     )
@@ -55,7 +58,7 @@ class SignupForm(forms.Form):
         try:
             return addresses.normalise(self.cleaned_data["email"])
         except addresses.InvalidAddress as exc:
-            raise ValidationError(str(exc)) from exc
+            raise ValidationError(addresses.reader_words(exc)) from exc
 
     def clean_name(self) -> str:
         return clean_name(self.cleaned_data["name"])
@@ -63,29 +66,32 @@ class SignupForm(forms.Form):
 
 class UnsubscribeForm(forms.Form):
     reason = forms.ChoiceField(
-        label="Would you tell us why? (optional)",
+        label=_("Would you tell us why? (optional)"),
         choices=REASONS,
         required=False,
         widget=forms.RadioSelect,
     )
     comment = forms.CharField(
-        label="Anything else? (optional)",
+        label=_("Anything else? (optional)"),
         required=False,
         max_length=400,
         widget=forms.Textarea(attrs={"rows": 3}),
     )
 
     def reason_text(self) -> str:
-        """What is stored on the subscription: the choice's label and any comment."""
+        """What is stored on the subscription: the choice's label and any comment.
+        The label in the site's language whatever the page spoke: editors read
+        every reader's reasons side by side."""
         if not self.is_valid():
             return ""
-        labels = dict(REASONS)
-        parts = [labels.get(self.cleaned_data["reason"], ""), self.cleaned_data["comment"].strip()]
+        with translation.override(settings.LANGUAGE_CODE):
+            label = str(dict(REASONS).get(self.cleaned_data["reason"], ""))
+        parts = [label, self.cleaned_data["comment"].strip()]
         return ": ".join(part for part in parts if part)
 
 
 class PreferencesForm(forms.Form):
-    name = forms.CharField(label="Your name", required=False, max_length=100)
+    name = forms.CharField(label=_("Your name"), required=False, max_length=100)
     newsletters = forms.TypedMultipleChoiceField(coerce=int, required=False, choices=())
 
     def __init__(self, *args, offered=(), **kwargs):

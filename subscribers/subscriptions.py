@@ -302,6 +302,20 @@ def _ask_to_confirm(subscription: Subscription, only: Q) -> str:
 # -- the preferences page ----------------------------------------------------
 
 
+def speaking_for(subscriber: Subscriber) -> Newsletter | None:
+    """The newsletter in whose look, from whose sender and in whose language a
+    reader's own link comes when nothing names one: the one they confirmed
+    last, else the one they joined last, else the first public one."""
+    subscription = (
+        subscriber.subscriptions.select_related("newsletter")
+        .order_by(F("confirmed_at").desc(nulls_last=True), "-created")
+        .first()
+    )
+    if subscription is not None:
+        return subscription.newsletter
+    return Newsletter.objects.filter(is_public=True).order_by("name").first()
+
+
 def preference_newsletters(subscriber: Subscriber) -> list[Newsletter]:
     """Every public newsletter, plus any unlisted one this reader is on."""
     return list(
@@ -367,12 +381,16 @@ def subscribe_proven(subscriber: Subscriber, newsletter: Newsletter, *, consent:
     return "confirmed"
 
 
-def email_reader_link(subscriber: Subscriber, *, purpose: str) -> bool:
+def email_reader_link(
+    subscriber: Subscriber, *, purpose: str, newsletter: Newsletter | None = None
+) -> bool:
     """Email the reader a fresh link of theirs (preferences, data, erase: see
-    mail.links.READER_PAGES); False, sending nothing, past the hour's cap."""
+    mail.links.READER_PAGES), from `newsletter` (the one the page asking for it
+    came from) or speaking_for()'s; False, sending nothing, past the hour's cap."""
     if not may_email_from_link(subscriber.email):
         return False
-    transaction.on_commit(partial(_enqueue, SEND_READER_LINK, subscriber.pk, purpose))
+    newsletter_id = newsletter.pk if newsletter else None
+    _after_commit(SEND_READER_LINK, subscriber.pk, purpose, newsletter_id)
     return True
 
 

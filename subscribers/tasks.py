@@ -61,10 +61,11 @@ def send_already_subscribed(subscription_id: int) -> None:
 
 
 @shared_task(name=subscriptions.SEND_READER_LINK, **RETRY)
-def send_reader_link(subscriber_id: int, purpose: str) -> None:
+def send_reader_link(subscriber_id: int, purpose: str, newsletter_id: int | None = None) -> None:
     subscriber = Subscriber.objects.filter(pk=subscriber_id).first()
+    newsletter = Newsletter.objects.filter(pk=newsletter_id).first() if newsletter_id else None
     if subscriber is not None and purpose in READER_PAGES:
-        emails.send_reader_link(subscriber, purpose)
+        emails.send_reader_link(subscriber, purpose, newsletter=newsletter)
 
 
 @shared_task(name="subscribers.prune_mailbox_quotas")

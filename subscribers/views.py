@@ -1,9 +1,14 @@
 """Public pages for readers: signup, confirm, unsubscribe (page and RFC 8058
 one-click), preferences, and a reader's own data. A GET never changes anything
 (mail scanners follow links); a POST acts. Thin: the work is in
-subscribers.subscriptions and subscribers.reader_data."""
+subscribers.subscriptions and subscribers.reader_data.
+
+Each page speaks the language of the newsletter it is about (mail.languages):
+the one in the address, or the one the signed link was made for; a page that
+knows none speaks the site's."""
 
 import ipaddress
+from dataclasses import dataclass
 from functools import partial, wraps
 
 from django.conf import settings
@@ -12,11 +17,14 @@ from django.http import HttpRequest, HttpResponse, JsonResponse, QueryDict
 from django.http.multipartparser import MultiPartParserError
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.cache import add_never_cache_headers
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.clickjacking import xframe_options_exempt
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
 
 from mail import tokens
+from mail.languages import speaking
 from mail.text import markdown_html
 from newsletter.models import Newsletter
 from subscribers import addresses, embed, form_limits, reader_data, subscriptions
@@ -66,23 +74,35 @@ def _subscription_in(payload: dict) -> Subscription:
     return subscription
 
 
-def _reader_for(purpose: str, token: str) -> Subscriber:
+@dataclass(frozen=True)
+class Reader:
+    """The reader a preferences, data or erase link names, and the newsletter
+    the link came from: its pages speak that newsletter's language."""
+
+    subscriber: Subscriber
+    newsletter: Newsletter | None
+
+
+def _reader_for(purpose: str, token: str) -> Reader:
     """The reader a preferences, data or erase link names."""
     return _reader_in(_payload(purpose, token))
 
 
-def _reader_in(payload: dict) -> Subscriber:
-    p = payload.get("p")
+def _reader_in(payload: dict) -> Reader:
+    p, n = payload.get("p"), payload.get("n")
     subscriber = Subscriber.objects.filter(pk=p).first() if isinstance(p, int) else None
     if subscriber is None:
         raise BadLink(404)
-    return subscriber
+    # Links made before they named a newsletter: the one the reader's own emails come from.
+    newsletter = Newsletter.objects.filter(pk=n).first() if isinstance(n, int) else None
+    return Reader(subscriber, newsletter or subscriptions.speaking_for(subscriber))
 
 
 def signed_link(find, *, expired=None, bad=None):
     """Resolve the view's token with find(token) and pass what it names to the
     view. A bad link gets the friendly page (or bad(request, status)), an
-    expired one expired(request, token, payload); the view does not run.
+    expired one expired(request, token, payload); the view does not run. The
+    view speaks the language of the newsletter the link names.
 
     Every answer names a reader, so none is kept by a browser or a proxy:
     this is the one place of the no-store header for pages behind a link.
@@ -99,7 +119,8 @@ def signed_link(find, *, expired=None, bad=None):
             except BadLink as exc:
                 response = bad(request, exc.status)
             else:
-                response = view(request, token, found)
+                with speaking(found.newsletter):
+                    response = view(request, token, found)
             add_never_cache_headers(response)
             return response
 
@@ -140,9 +161,10 @@ def signup(request: HttpRequest, newsletter_slug: str) -> HttpResponse:
     newsletter = get_object_or_404(Newsletter, slug=newsletter_slug)
     description = markdown_html(newsletter.description)
     show_form = partial(_page, request, "signup.html", newsletter, description=description)
-    if request.method != "POST":
-        return show_form(form=SignupForm())
-    return _sign_up(request, newsletter, source="signup", show_form=show_form)
+    with speaking(newsletter):
+        if request.method != "POST":
+            return show_form(form=SignupForm())
+        return _sign_up(request, newsletter, source="signup", show_form=show_form)
 
 
 def _sign_up(
@@ -192,17 +214,18 @@ def _sign_up(
 def signup_embed(request: HttpRequest, newsletter_slug: str) -> HttpResponse:
     newsletter = get_object_or_404(Newsletter, slug=newsletter_slug)
     show_form = partial(_embed_form, request, newsletter)
-    if request.method != "POST":
-        response = show_form(form=SignupForm())
-    else:
-        response = _sign_up(
-            request,
-            newsletter,
-            source="embed",
-            show_form=show_form,
-            check=partial(_embed_check, request, newsletter, show_form),
-            done=partial(_embed_done, request, newsletter),
-        )
+    with speaking(newsletter):
+        if request.method != "POST":
+            response = show_form(form=SignupForm())
+        else:
+            response = _sign_up(
+                request,
+                newsletter,
+                source="embed",
+                show_form=show_form,
+                check=partial(_embed_check, request, newsletter, show_form),
+                done=partial(_embed_done, request, newsletter),
+            )
     response["Content-Security-Policy"] = embed.content_security_policy(newsletter)
     return response
 
@@ -256,9 +279,12 @@ def _expired(request: HttpRequest, token: str, payload: dict) -> HttpResponse:
         subscription = _subscription_in(payload)
     except BadLink as exc:
         return _bad_link(request, exc.status)
-    if subscription.status == Subscription.Status.CONFIRMED:
-        return _page(request, "confirmed.html", subscription.newsletter, subscription=subscription)
-    return _page(request, "confirm_expired.html", subscription.newsletter, status=410, token=token)
+    newsletter = subscription.newsletter
+    with speaking(newsletter):
+        if subscription.status == Subscription.Status.CONFIRMED:
+            return _page(request, "confirmed.html", newsletter, subscription=subscription)
+        context = {"token": token, **_lifetime("confirm")}
+        return _page(request, "confirm_expired.html", newsletter, status=410, **context)
 
 
 # No CSRF check: the signed token in the URL is the capability, and a reader
@@ -312,7 +338,7 @@ def unsubscribe(request: HttpRequest, token: str, subscription: Subscription) ->
 
 
 def _not_valid_plain(request: HttpRequest, status: int) -> HttpResponse:
-    return _plain("This unsubscribe link is not valid.", 400)
+    return _plain(gettext("This unsubscribe link is not valid."), 400)
 
 
 @csrf_exempt
@@ -324,9 +350,10 @@ def unsubscribe_one_click(
     """RFC 8058: the mailbox provider POSTs `List-Unsubscribe=One-Click`, with
     no cookies and no CSRF token; we answer 200, never a redirect."""
     if not _is_one_click(request):
-        return _plain("Expected the body List-Unsubscribe=One-Click.", 400)
+        return _plain(gettext("Expected the body List-Unsubscribe=One-Click."), 400)
     subscriptions.unsubscribe(subscription, reason="one-click")
-    return _plain(f"Unsubscribed from {subscription.newsletter.name}.", 200)
+    name = subscription.newsletter.name
+    return _plain(gettext("Unsubscribed from %(name)s.") % {"name": name}, 200)
 
 
 def _is_one_click(request: HttpRequest) -> bool:
@@ -355,19 +382,24 @@ def reader_link(purpose: str):
 
 def _link_expired(purpose: str, request: HttpRequest, token: str, payload: dict) -> HttpResponse:
     try:
-        subscriber = _reader_in(payload)  # signed by us: the address it names is the reader's
+        reader = _reader_in(payload)  # signed by us: the address it names is the reader's
     except BadLink as exc:
         return _bad_link(request, exc.status)
-    if request.method == "POST" and request.POST.get("action") == "resend":
-        return _email_link(request, subscriber, purpose)
-    context = {"subscriber": subscriber, "purpose": purpose}
-    return _page(request, "link_expired.html", status=410, **context, **_lifetime(purpose))
+    with speaking(reader.newsletter):
+        if request.method == "POST" and request.POST.get("action") == "resend":
+            return _email_link(request, reader, purpose)
+        context = {"subscriber": reader.subscriber, "purpose": purpose, **_lifetime(purpose)}
+        return _page(request, "link_expired.html", status=410, **context)
 
 
-def _email_link(request: HttpRequest, subscriber: Subscriber, purpose: str) -> HttpResponse:
-    """Email the reader a fresh link of this purpose; the page says where it went."""
+def _email_link(request: HttpRequest, reader: Reader, purpose: str) -> HttpResponse:
+    """Email the reader a fresh link of this purpose, from the newsletter this
+    one came from; the page says where it went."""
+    subscriber = reader.subscriber
     context = {"subscriber": subscriber, **_lifetime(purpose)}
-    if not subscriptions.email_reader_link(subscriber, purpose=purpose):
+    if not subscriptions.email_reader_link(
+        subscriber, purpose=purpose, newsletter=reader.newsletter
+    ):
         return _page(request, "too_many_links.html", status=429, **context)
     return _page(request, "link_sent.html", purpose=purpose, **context)
 
@@ -378,17 +410,20 @@ def _lifetime(purpose: str) -> dict:
 
 @GET_POST
 @reader_link("preferences")
-def preferences(request: HttpRequest, token: str, subscriber: Subscriber) -> HttpResponse:
+def preferences(request: HttpRequest, token: str, reader: Reader) -> HttpResponse:
+    subscriber = reader.subscriber
     offered = subscriptions.preference_newsletters(subscriber)
     form = PreferencesForm(request.POST or None, offered=offered)
     if request.method == "POST":
         action = request.POST.get("action", "save")
         if action == "unsubscribe_all":
             subscriptions.unsubscribe_all(subscriber, reason="preferences page: all")
-            messages.success(request, "You are unsubscribed from everything. Sorry to see you go.")
+            messages.success(
+                request, gettext("You are unsubscribed from everything. Sorry to see you go.")
+            )
             return redirect(request.path)
         if action in ("email_data", "email_erase"):
-            return _email_link(request, subscriber, action.removeprefix("email_"))
+            return _email_link(request, reader, action.removeprefix("email_"))
         if action == "save" and form.is_valid():
             waiting = subscriptions.update_preferences(
                 subscriber,
@@ -397,9 +432,9 @@ def preferences(request: HttpRequest, token: str, subscriber: Subscriber) -> Htt
                 offered=offered,
                 consent=_consent(request, "preferences"),
             )
-            messages.success(request, "Your preferences are saved.")
+            messages.success(request, gettext("Your preferences are saved."))
             for newsletter, outcome in waiting.items():
-                messages.info(request, _WAITING[outcome].format(newsletter.name))
+                messages.info(request, _WAITING[outcome] % {"newsletter": newsletter.name})
             return redirect(request.path)
 
     current = {s.newsletter_id: s for s in subscriber.subscriptions.all()}
@@ -417,28 +452,33 @@ def preferences(request: HttpRequest, token: str, subscriber: Subscriber) -> Htt
 
 # What the preferences page says of a ticked newsletter not confirmed at once.
 _WAITING = {
-    "confirm": "{}: mail to your address bounced or was reported as spam, so we emailed you "
-    "a link to confirm first. It starts again once you open it.",
-    "too_many": "{}: we need to confirm your address by email first, and we sent it enough "
-    "emails for now. Please try again in an hour.",
+    "confirm": _(
+        "%(newsletter)s: mail to your address bounced or was reported as spam, so we emailed "
+        "you a link to confirm first. It starts again once you open it."
+    ),
+    "too_many": _(
+        "%(newsletter)s: we need to confirm your address by email first, and we sent it enough "
+        "emails for now. Please try again in an hour."
+    ),
 }
 
 
 @GET_POST
 @reader_link("data")
-def my_data(request: HttpRequest, token: str, subscriber: Subscriber) -> HttpResponse:
+def my_data(request: HttpRequest, token: str, reader: Reader) -> HttpResponse:
     """Everything we hold about this reader, as JSON: through a short-lived link
     emailed on request, never through the preferences link in every issue."""
-    response = JsonResponse(reader_data.export(subscriber), json_dumps_params={"indent": 2})
+    data = reader_data.export(reader.subscriber)
+    response = JsonResponse(data, json_dumps_params={"indent": 2})
     response["Content-Disposition"] = 'attachment; filename="my-newsletter-data.json"'
     return response
 
 
 @GET_POST
 @reader_link("erase")
-def erase(request: HttpRequest, token: str, subscriber: Subscriber) -> HttpResponse:
+def erase(request: HttpRequest, token: str, reader: Reader) -> HttpResponse:
     """Delete me, through a short-lived link emailed on request: GET asks, POST erases."""
     if request.method != "POST" or request.POST.get("action") != "erase":
-        return _page(request, "delete.html", subscriber=subscriber)
-    reader_data.erase(subscriber)
+        return _page(request, "delete.html", subscriber=reader.subscriber)
+    reader_data.erase(reader.subscriber)
     return _page(request, "deleted.html")

@@ -161,7 +161,7 @@ def test_the_emails_pass_axe(page, site, mailoutbox):
     ada = Subscriber.objects.get(email="ada.reader@example.com")
     for purpose, subject in READER_LINK_SUBJECTS.items():
         send_reader_link(ada, purpose)
-        emails[f"{purpose} link email"] = email_to(ada.email, subject)
+        emails[f"{purpose} link email"] = email_to(ada.email, str(subject))
     for name, message in emails.items():
         open_email(page, message)
         audit(name)

@@ -215,5 +215,5 @@ def test_an_issue_carries_the_same_links_as_each_page_would_make(reader):
         assert together == (
             links.unsubscribe_url(reader),
             links.one_click_url(reader),
-            links.preferences_url(reader.subscriber),
+            links.preferences_url(reader.subscriber, reader.newsletter),
         )

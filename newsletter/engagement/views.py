@@ -7,6 +7,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
+from mail.languages import speaking
 from newsletter.engagement import feedback as reader_feedback
 from newsletter.engagement.clicks import record_click
 
@@ -51,4 +52,5 @@ def feedback(request: HttpRequest, recipient_key: str, answer: str) -> HttpRespo
     if request.method == "POST":
         reader_feedback.record_feedback(delivery, answer)
         ctx["recorded"] = True
-    return render(request, "newsletter/feedback.html", ctx)
+    with speaking(delivery.issue.newsletter):
+        return render(request, "newsletter/feedback.html", ctx)
