@@ -24,14 +24,14 @@ def sent_issues_by_year(newsletter: Newsletter) -> dict[int, list[int]]:
 
 
 def most_clicked(newsletter: Newsletter, year: int, *, limit: int = 25) -> list[Link]:
-    """The year's links with readers' clicks, most first; each has .clicks."""
+    """The year's links with readers' clicks, most first; each has .clicks_count."""
     issue_ids = sent_issues_by_year(newsletter).get(year, [])
     clicked = (
         Link.objects.filter(section__issue__in=issue_ids)
-        .annotate(clicks=Count("clicks", filter=Q(clicks__kind=HUMAN)))
-        .filter(clicks__gt=0)
+        .annotate(clicks_count=Count("clicks", filter=Q(clicks__kind=HUMAN)))
+        .filter(clicks_count__gt=0)
         .select_related("section__issue")
-        .order_by("-clicks", "-section__issue__number", "section__position", "position", "pk")
+        .order_by("-clicks_count", "-section__issue__number", "section__position", "position", "pk")
     )
     return list(clicked[:limit])
 
