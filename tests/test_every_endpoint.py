@@ -93,7 +93,19 @@ content_types = st.builds(
     st.sampled_from(TYPES),
     st.sampled_from(CHARSETS),
 )
-queries = st.sampled_from(["", "?%", "?a=%ff%fe", "?next=javascript:alert(1)", "?" + "a=1&" * 2000])
+queries = st.sampled_from(
+    [
+        "",
+        "?%",
+        "?a=%ff%fe",
+        "?next=javascript:alert(1)",
+        "?" + "a=1&" * 2000,
+        # The archive's search and most-clicked pages: FTS syntax, bad filters, far pages.
+        "?q=%22NEAR(paper*%20AND%20%22&year=abc&source=%00&page=99999999999999999999",
+        "?q=" + "paper%20" * 300 + "&year=99999999999999999999&page=-1",
+        "?q=paper&year=2026&source=example.org&page=2",
+    ]
+)
 
 
 def serve(method: str, path: str, query: str, body: bytes, content_type: str, **headers) -> int:
@@ -152,6 +164,7 @@ def world(db, settings, webhook_settings):  # noqa: F811
         tokens.recipient_key(delivery.pk),
         newsletter.slug,
         issue.slug,
+        str(link.pk),
         "loved",
     ]
     return {"good": good}
@@ -177,7 +190,12 @@ def concrete(route: str, values: list[str]) -> str:
 
 def test_the_run_reaches_every_kind_of_public_endpoint():
     found = public_routes()
-    for expected in ("subscribe/<slug:newsletter_slug>/", "unsubscribe/<str:token>/one-click/"):
+    for expected in (
+        "subscribe/<slug:newsletter_slug>/",
+        "unsubscribe/<str:token>/one-click/",
+        "archive/<slug:newsletter_slug>/search/",
+        "archive/<slug:newsletter_slug>/links/<int:link_id>/",
+    ):
         assert expected in found
     assert any(route.startswith("anymail/") for route in found)
     assert any(route.startswith("l/") for route in found)
