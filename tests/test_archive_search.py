@@ -4,15 +4,19 @@ typed, a clear page. Runs on whichever database the suite runs on (SQLite's
 FTS5 by default, PostgreSQL's full-text search in CI's second run): the named
 queries below must find the same links on both."""
 
+import io
 import re
 from datetime import datetime
 
 import pytest
-from django.core.management import call_command
+from django.contrib.auth.models import User
+from django.core.management import CommandError, call_command
 from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
 
+from newsletter.corrections import correct_link
+from newsletter.library import index
 from newsletter.library.index import sync
 from newsletter.models import ArchiveEntry, Issue, Link, Newsletter
 from tests.builders import drafting, make_field_notes_newsletter, make_link, make_sent_issue
@@ -87,7 +91,7 @@ ODD_QUERIES = [
 
 @pytest.fixture
 def demo(db):
-    call_command("seed_demo", stdout=open("/dev/null", "w"))  # noqa: SIM115
+    call_command("seed_demo", stdout=io.StringIO())
     return Newsletter.objects.get(slug="field-notes")
 
 
@@ -314,10 +318,12 @@ def test_the_entries_follow_the_newsletters_language_and_corrected_links(client,
     sync(demo)
     assert set(ArchiveEntry.objects.values_list("language", flat=True)) == {"fr"}
     link = Link.objects.get(title="WCAG 2.2 quick reference")
-    Link.objects.filter(pk=link.pk).update(source="")  # a host for its site, then a correction
-    ArchiveEntry.objects.filter(link=link).update(site="www.w3.org", indexed_at=when(2020, 1))
-    link.corrections.create(old_url=link.url, new_url="https://w3c.example/wcag", reason="moved")
-    Link.objects.filter(pk=link.pk).update(url="https://w3c.example/wcag")
+    Link.objects.filter(pk=link.pk).update(source="")  # its site is its host
+    index.forget_issue_of(link)
+    sync(demo)
+    assert ArchiveEntry.objects.get(link=link).site == "w3.org"
+    editor = User.objects.create_superuser("ed", "ed@example.com", "pw")
+    correct_link(link, url="https://w3c.example/wcag", reason="moved", by=editor)
     sync(demo)
     assert ArchiveEntry.objects.get(link=link).site == "w3c.example"
 
@@ -328,3 +334,21 @@ def test_the_archive_page_has_the_search_box(client, demo):
     assert 'name="q"' in page
     assert reverse("archive_sources", args=[demo.slug]) in page
     assert reverse("archive_most_clicked", args=[demo.slug]) in page
+
+
+def test_a_reader_request_indexes_a_few_issues_and_the_command_the_rest(client, db):
+    newsletter = make_field_notes_newsletter()
+    for number in range(1, index.SYNC_ISSUES + 3):
+        issue = make_sent_issue(newsletter, number, subject=f"Issue {number}")
+        make_link(issue, f"https://example.org/{number}", title=f"Walnut {number}")
+    newest = {f"Walnut {n}" for n in range(3, index.SYNC_ISSUES + 3)}
+    assert set(found(search(client, newsletter, q="walnut"))) == newest  # the newest, at once
+    out = io.StringIO()
+    call_command("index_archive", newsletter.slug, stdout=out)
+    assert "Field Notes: 14 links in the archive." in out.getvalue()
+    assert f"{index.SYNC_ISSUES + 2} links found" in search(client, newsletter, q="walnut")
+
+
+def test_index_archive_names_a_newsletter_it_does_not_know(db):
+    with pytest.raises(CommandError, match="No public newsletter “nope”"):
+        call_command("index_archive", "nope")

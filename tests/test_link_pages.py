@@ -170,7 +170,7 @@ def test_a_link_only_scanners_opened_is_not_among_the_most_clicked(client, notes
     clicks(archive["bark"], scanners=30)
     html = page(client, "archive_most_clicked", notes.slug)
     assert ranked(html) == []
-    assert "No reader has clicked a link in an issue yet." in html
+    assert "No reader clicked a link of 2026's issues." in html
 
 
 def test_a_newsletter_without_click_counts_says_so(client, notes, archive):
@@ -181,11 +181,11 @@ def test_a_newsletter_without_click_counts_says_so(client, notes, archive):
 
 
 @pytest.mark.parametrize("year", ["abc", "1999", "2025x", "9" * 40])
-def test_a_year_without_readers_clicks_gets_a_clear_page(client, notes, archive, year):
+def test_a_year_without_issues_gets_a_clear_page(client, notes, archive, year):
     clicks(archive["moss"], humans=1)
     html = page(client, "archive_most_clicked", notes.slug, expect=404, year=year)
-    assert "There are no readers' clicks to show for" in html
-    assert '<a href="?year=2026">2026</a>' in html
+    assert f"No issue went out in “{year}”: pick a year above." in html
+    assert '<a href="?year=2026">2026</a>' in html and '<a href="?year=2025">2025</a>' in html
 
 
 def test_draft_links_are_never_among_the_most_clicked(client, notes, archive):

@@ -13,7 +13,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 
 from newsletter.library.best_of import PICKS, draft_best_of
-from newsletter.library.popular import clicked_years, most_clicked
+from newsletter.library.popular import most_clicked, sent_issues_by_year
 from newsletter.models import Newsletter
 
 ADD_ISSUE = "newsletter.add_issue"
@@ -52,10 +52,9 @@ class BestOfAdminMixin:
 
     def best_of_view(self, request, newsletter_id: int):
         newsletter = self._newsletter(request, newsletter_id)
-        years = [
-            (year, most_clicked(newsletter, year, limit=PICKS))
-            for year in clicked_years(newsletter)
-        ]
+        by_year = sent_issues_by_year(newsletter)
+        picks = [(y, most_clicked(newsletter, y, limit=PICKS, by_year=by_year)) for y in by_year]
+        years = [(year, links) for year, links in picks if links]
         context = {
             **self.admin_site.each_context(request),
             "opts": self.opts,

@@ -3,8 +3,12 @@ entry per link of every sent issue of a public newsletter, nothing else.
 
 sync() runs before every read of them. It is cheap when nothing changed (a
 few small queries) and indexes what did: an issue sent since, its words in
-the newsletter's language, a link corrected since (its site may change).
-Entries of an issue no longer in the archive go. A sent issue's content
+the newsletter's language. Entries of an issue no longer in the archive go,
+and so do those of an issue with a link corrected (forget_issue_of, called by
+newsletter.corrections: the link's site may change), to be indexed again. A reader's request indexes
+at most SYNC_ISSUES issues, newest first, so that the first one after
+deploying onto a long archive stays short; `manage.py index_archive` indexes
+everything at once. A sent issue's content
 never changes otherwise (models.IssueFrozen), so the entries need no other
 upkeep: the send lifecycle, the admin and the bulk loaders write their
 issues as they always did.
@@ -15,7 +19,7 @@ import zoneinfo
 from urllib.parse import urlsplit
 
 from django.db import transaction
-from django.db.models import F, Prefetch
+from django.db.models import Prefetch
 from django.utils import timezone
 
 from mail.text import markdown_html, plain
@@ -24,6 +28,7 @@ from newsletter.models import ArchiveEntry, Issue, Link, Newsletter, Section
 # Search marks its matches in the entries' text with these two characters
 # (newsletter.library.search), so the text itself never holds them.
 MARK_START, MARK_END = "\x02", "\x03"
+SYNC_ISSUES = 12  # about 600 links, half a second
 _UNSHOWABLE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 
 
@@ -52,8 +57,9 @@ def year_of(issue: Issue, newsletter: Newsletter) -> int:
     return when.astimezone(zoneinfo.ZoneInfo(newsletter.time_zone)).year
 
 
-def sync(newsletter: Newsletter) -> None:
-    """Bring the newsletter's entries in step with its archive (see the module's docstring)."""
+def sync(newsletter: Newsletter, *, limit: int | None = SYNC_ISSUES) -> int:
+    """Bring the newsletter's entries in step with its archive, `limit` issues
+    at a time (None: all); how many issues are left to index."""
     entries = ArchiveEntry.objects.filter(newsletter=newsletter)
     archived = set(
         Issue.objects.archived().filter(newsletter=newsletter).values_list("pk", flat=True)
@@ -62,16 +68,19 @@ def sync(newsletter: Newsletter) -> None:
     if set(indexed.values()) - {newsletter.language}:
         entries.update(language=newsletter.language)  # PostgreSQL's vector follows
     gone = indexed.keys() - archived
-    corrected = set(
-        entries.filter(link__corrections__corrected_at__gt=F("indexed_at")).values_list(
-            "issue_id", flat=True
-        )
-    )
     if gone:
         entries.filter(issue_id__in=gone).delete()
-    stale = (archived - indexed.keys()) | (corrected - gone)
+    stale = sorted(archived - indexed.keys(), reverse=True)
     if stale:
-        index_issues(newsletter, stale)
+        index_issues(newsletter, stale[:limit])
+    return len(stale[limit:]) if limit is not None else 0
+
+
+def forget_issue_of(link: Link) -> None:
+    """Drop the entries of the link's issue: the next sync indexes it anew."""
+    issue_id = ArchiveEntry.objects.filter(link=link).values_list("issue_id", flat=True).first()
+    if issue_id is not None:
+        ArchiveEntry.objects.filter(issue_id=issue_id).delete()
 
 
 def index_issues(newsletter: Newsletter, issue_ids) -> int:

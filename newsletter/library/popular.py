@@ -4,7 +4,7 @@ link previewers' clicks apart), on the links' titles in the emails. Read
 from the sent issues themselves, so the editor's "best of" draft works for a
 newsletter without a public archive too."""
 
-from django.db.models import Count, Q
+from django.db.models import Count
 
 from newsletter.library.index import year_of
 from newsletter.models import Click, Issue, Link, Newsletter
@@ -14,7 +14,7 @@ HUMAN = Click.Kind.HUMAN
 
 def sent_issues_by_year(newsletter: Newsletter) -> dict[int, list[int]]:
     """The ids of the newsletter's sent issues, by the year of their date, newest year first."""
-    issues = newsletter.issues.filter(status=Issue.Status.SENT).only(
+    issues = Issue.objects.filter(newsletter=newsletter, status=Issue.Status.SENT).only(
         "started_at", "sent_at", "send_at", "created"
     )
     by_year: dict[int, list[int]] = {}
@@ -23,23 +23,28 @@ def sent_issues_by_year(newsletter: Newsletter) -> dict[int, list[int]]:
     return dict(sorted(by_year.items(), reverse=True))
 
 
-def most_clicked(newsletter: Newsletter, year: int, *, limit: int = 25) -> list[Link]:
-    """The year's links with readers' clicks, most first; each has .clicks_count."""
-    issue_ids = sent_issues_by_year(newsletter).get(year, [])
-    clicked = (
-        Link.objects.filter(section__issue__in=issue_ids)
-        .annotate(clicks_count=Count("clicks", filter=Q(clicks__kind=HUMAN)))
-        .filter(clicks_count__gt=0)
-        .select_related("section__issue")
-        .order_by("-clicks_count", "-section__issue__number", "section__position", "position", "pk")
-    )
-    return list(clicked[:limit])
+def _readers_clicks(issue_ids: list[int]):
+    return Click.objects.filter(kind=HUMAN, link__section__issue__in=issue_ids)
 
 
-def clicked_years(newsletter: Newsletter) -> list[int]:
-    """The years whose sent issues have readers' clicks, newest first."""
-    return [
-        year
-        for year, issue_ids in sent_issues_by_year(newsletter).items()
-        if Click.objects.filter(kind=HUMAN, link__section__issue__in=issue_ids).exists()
-    ]
+def most_clicked(
+    newsletter: Newsletter, year: int, *, limit: int = 25, by_year: dict | None = None
+) -> list[Link]:
+    """The year's links with readers' clicks, most first (the newest link first
+    among equals); each has .clicks_count."""
+    issue_ids = (by_year or sent_issues_by_year(newsletter)).get(year, [])
+    # Counted per link id alone: grouping the links' own rows would sort their text.
+    counts = (
+        _readers_clicks(issue_ids).values("link").annotate(n=Count("id")).order_by("-n", "-link")
+    )[:limit]
+    counted = {row["link"]: row["n"] for row in counts}
+    links = Link.objects.select_related("section__issue").in_bulk(counted)
+    for link_id, clicks in counted.items():
+        links[link_id].clicks_count = clicks
+    return [links[link_id] for link_id in counted]
+
+
+def latest_clicked_year(newsletter: Newsletter, by_year: dict | None = None) -> int | None:
+    """The newest year whose sent issues have readers' clicks; None without any."""
+    by_year = by_year or sent_issues_by_year(newsletter)
+    return next((y for y, ids in by_year.items() if _readers_clicks(ids).exists()), None)

@@ -17,7 +17,7 @@ import re
 from dataclasses import dataclass, field
 
 from django.db import connection
-from django.db.models import BooleanField, QuerySet
+from django.db.models import BooleanField, Count, QuerySet, Window
 from django.db.models.expressions import RawSQL
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
@@ -25,7 +25,7 @@ from django.utils.text import Truncator
 
 from newsletter.library import schema
 from newsletter.library.index import MARK_END, MARK_START
-from newsletter.models import ArchiveEntry, Issue, Newsletter
+from newsletter.models import ArchiveEntry, Newsletter
 
 MAX_QUERY = 200  # characters
 MAX_WORDS = 12
@@ -76,13 +76,22 @@ class Results:
     too_common: bool = False  # every word is one the language does not search for
 
 
+def _filters(newsletter: Newsletter, query: Query) -> dict:
+    """The query's filters, each on a column of the entry itself (no join:
+    SQLite would then read every entry of the newsletter to match a word).
+    The entries hold sent issues of public newsletters only: index.sync, run
+    before every read, removes the rest."""
+    found = {"newsletter": newsletter.pk}
+    if query.year is not None:
+        found["year"] = query.year
+    if query.site is not None:
+        found["site"] = query.site
+    return found
+
+
 def entries(newsletter: Newsletter, query: Query) -> QuerySet:
     """The newsletter's archived links within the query's filters, newest first."""
-    found = ArchiveEntry.objects.filter(newsletter=newsletter, issue__status=Issue.Status.SENT)
-    if query.year is not None:
-        found = found.filter(year=query.year)
-    if query.site is not None:
-        found = found.filter(site=query.site)
+    found = ArchiveEntry.objects.filter(**_filters(newsletter, query))
     return found.order_by("-issue_number", "position")
 
 
@@ -90,16 +99,16 @@ def search(newsletter: Newsletter, query: Query, *, offset: int = 0, limit: int 
     """One page of what the query finds: every link within its filters when it has no words."""
     within = entries(newsletter, query)
     if not query.text.strip():
-        page = list(within.select_related("issue")[offset : offset + limit])
+        page = list(within.select_related("issue__newsletter")[offset : offset + limit])
         return Results(total=within.count(), hits=[_unmarked(entry) for entry in page])
     if not query.words:
         return Results(no_words=True)
     backend = _BACKENDS[connection.vendor](newsletter, query)
     if backend.too_common():
         return Results(too_common=True)
-    total, ids = backend.ranked(within, offset, limit)
+    total, ids = backend.ranked(offset, limit)
     marked = backend.marked(ids) if ids else {}
-    shown = ArchiveEntry.objects.select_related("issue").in_bulk(ids)
+    shown = ArchiveEntry.objects.select_related("issue__newsletter").in_bulk(ids)
     hits = [_hit(shown[pk], *marked[pk]) for pk in ids if pk in shown and pk in marked]
     return Results(total=total, hits=hits)
 
@@ -141,6 +150,7 @@ class Postgres:
     TSQUERY = "plainto_tsquery(%s::regconfig, %s)"
 
     def __init__(self, newsletter: Newsletter, query: Query):
+        self.within = entries(newsletter, query)
         self.config = schema.config_of(newsletter.language)
         # As typed: PostgreSQL's parser reads it as it read the entries ("web.dev" is one word).
         self.params = (self.config, query.text)
@@ -150,12 +160,18 @@ class Postgres:
             cursor.execute(f"SELECT numnode({self.TSQUERY})", self.params)
             return cursor.fetchone()[0] == 0
 
-    def ranked(self, within: QuerySet, offset: int, limit: int) -> tuple[int, list[int]]:
+    def ranked(self, offset: int, limit: int) -> tuple[int, list[int]]:
         match = _sql(f"vector @@ {self.TSQUERY}", self.params, output_field=BooleanField())
-        matching = within.filter(match)
+        matching = self.within.filter(match)
         rank = _sql(f"ts_rank(vector, {self.TSQUERY})", self.params)
-        ordered = matching.annotate(rank=rank).order_by("-rank", "-issue_number", "position")
-        return matching.count(), list(ordered.values_list("pk", flat=True)[offset : offset + limit])
+        # The total with the page, in one pass over the matches.
+        ordered = matching.annotate(rank=rank, total=Window(Count("pk"))).order_by(
+            "-rank", "-issue_number", "position"
+        )
+        rows = list(ordered.values_list("pk", "total")[offset : offset + limit])
+        if rows or not offset:
+            return (rows[0][1] if rows else 0), [pk for pk, _ in rows]
+        return matching.count(), []  # a page past the end
 
     def marked(self, ids: list[int]) -> dict[int, tuple[str, str]]:
         marks = f"StartSel={MARK_START}, StopSel={MARK_END}"
@@ -185,22 +201,33 @@ class SQLite:
     def __init__(self, newsletter: Newsletter, query: Query):
         words = [w for w in query.words if w not in ENGLISH_STOP_WORDS]
         self.match = " ".join(f'"{w}"' for w in words)  # words hold no quote (WORD)
+        self.filters = {
+            ArchiveEntry._meta.get_field(name).column: value
+            for name, value in _filters(newsletter, query).items()
+        }
 
     def too_common(self) -> bool:
         return not self.match
 
-    def ranked(self, within: QuerySet, offset: int, limit: int) -> tuple[int, list[int]]:
-        among, params = within.values("pk").query.sql_with_params()
+    def ranked(self, offset: int, limit: int) -> tuple[int, list[int]]:
         fts = schema.FTS_TABLE
-        where = f"{fts} MATCH %s AND {fts}.rowid IN ({among})"
+        # CROSS JOIN keeps the FTS table outermost: driven from the entries,
+        # SQLite would run the match once per entry.
+        within = "".join(f" AND e.{column} = %s" for column in self.filters)
+        found = (
+            f"FROM {fts} CROSS JOIN {schema.TABLE} e ON e.id = {fts}.rowid "  # noqa: S608
+            f"WHERE {fts} MATCH %s{within}"
+        )
+        params = (self.match, *self.filters.values())
         with connection.cursor() as cursor:
-            cursor.execute(f"SELECT count(*) FROM {fts} WHERE {where}", (self.match, *params))  # noqa: S608
+            cursor.execute(f"SELECT count(*) {found}", params)
             total = cursor.fetchone()[0]
+            if offset >= total:
+                return total, []
             cursor.execute(
-                f"SELECT e.id FROM {fts} JOIN {schema.TABLE} e ON e.id = {fts}.rowid "  # noqa: S608
-                f"WHERE {where} ORDER BY bm25({fts}, {BM25_WEIGHTS}), "
+                f"SELECT e.id {found} ORDER BY bm25({fts}, {BM25_WEIGHTS}), "
                 "e.issue_number DESC, e.position LIMIT %s OFFSET %s",
-                (self.match, *params, limit, offset),
+                (*params, limit, offset),
             )
             return total, [row[0] for row in cursor.fetchall()]
 

@@ -46,4 +46,4 @@ def years(newsletter: Newsletter) -> list[int]:
 def more_from(newsletter: Newsletter, entry: ArchiveEntry, *, limit: int = 8) -> list:
     """Other links of the newsletter from the entry's site, newest first."""
     others = entries(newsletter, Query(site=entry.site)).exclude(pk=entry.pk)
-    return list(others.select_related("issue")[:limit])
+    return list(others.select_related("issue__newsletter")[:limit])

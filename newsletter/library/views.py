@@ -46,15 +46,13 @@ def _page_url(request: HttpRequest, page: int) -> str:
 
 def archive_search(request: HttpRequest, newsletter_slug: str) -> HttpResponse:
     newsletter = _newsletter(newsletter_slug)
-    form = SearchForm(
-        request.GET,
-        years=sources.years(newsletter),
-        sites=sources.site_names(newsletter),
-    )
+    years, sites = sources.years(newsletter), sources.site_names(newsletter)
+    form = SearchForm(request.GET, years=years, sites=sites)
+    context = {"form": form, "years": years, "sites": sites}
     if not form.is_valid():
-        return _render(request, newsletter, "search", {"form": form}, status=400)
+        return _render(request, newsletter, "search", context, status=400)
     query, page = form.query(), form.page_number
-    context = {"form": form, "query": query}
+    context["query"] = query
     if query == Query():  # nothing asked yet: the form alone
         context["links"] = entries(newsletter, query).count()
         return _render(request, newsletter, "search", context)
@@ -77,7 +75,8 @@ def archive_link(request: HttpRequest, newsletter_slug: str, link_id: int) -> Ht
         raise Http404
     newsletter = _newsletter(newsletter_slug)
     entry = get_object_or_404(
-        entries(newsletter, Query()).select_related("issue", "link"), link_id=link_id
+        entries(newsletter, Query()).select_related("issue__newsletter", "link"),
+        link_id=link_id,
     )
     context = {
         "entry": entry,
@@ -101,12 +100,15 @@ def archive_sources(request: HttpRequest, newsletter_slug: str) -> HttpResponse:
 def archive_most_clicked(request: HttpRequest, newsletter_slug: str) -> HttpResponse:
     """A year's links that readers clicked most (?year=; the latest year with clicks)."""
     newsletter = _newsletter(newsletter_slug)
-    years = popular.clicked_years(newsletter)
+    by_year = popular.sent_issues_by_year(newsletter)
     asked = request.GET.get("year", "")
-    year = next((y for y in years if str(y) == asked), None) if asked else next(iter(years), None)
-    context = {"years": years, "year": year, "asked": asked}
+    if asked:
+        year = next((y for y in by_year if str(y) == asked), None)
+    else:
+        year = popular.latest_clicked_year(newsletter, by_year) or next(iter(by_year), None)
+    context = {"years": list(by_year), "year": year, "asked": asked}
     if asked and year is None:
         return _render(request, newsletter, "most_clicked", context, status=404)
     if year is not None:
-        context["links"] = popular.most_clicked(newsletter, year)
+        context["links"] = popular.most_clicked(newsletter, year, by_year=by_year)
     return _render(request, newsletter, "most_clicked", context)
