@@ -17,7 +17,7 @@ import re
 from dataclasses import dataclass, field
 
 from django.db import connection
-from django.db.models import BooleanField, Count, QuerySet, Window
+from django.db.models import BooleanField, QuerySet
 from django.db.models.expressions import RawSQL
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
@@ -164,14 +164,12 @@ class Postgres:
         match = _sql(f"vector @@ {self.TSQUERY}", self.params, output_field=BooleanField())
         matching = self.within.filter(match)
         rank = _sql(f"ts_rank(vector, {self.TSQUERY})", self.params)
-        # The total with the page, in one pass over the matches.
-        ordered = matching.annotate(rank=rank, total=Window(Count("pk"))).order_by(
-            "-rank", "-issue_number", "position"
-        )
-        rows = list(ordered.values_list("pk", "total")[offset : offset + limit])
-        if rows or not offset:
-            return (rows[0][1] if rows else 0), [pk for pk, _ in rows]
-        return matching.count(), []  # a page past the end
+        # Two queries: a count(*) OVER () would sort every match, not keep the top few.
+        total = matching.count()
+        if offset >= total:
+            return total, []
+        ordered = matching.annotate(rank=rank).order_by("-rank", "-issue_number", "position")
+        return total, list(ordered.values_list("pk", flat=True)[offset : offset + limit])
 
     def marked(self, ids: list[int]) -> dict[int, tuple[str, str]]:
         marks = f"StartSel={MARK_START}, StopSel={MARK_END}"
