@@ -6,7 +6,6 @@ queries below must find the same links on both."""
 
 import io
 import re
-from datetime import datetime
 
 import pytest
 from django.contrib.auth.models import User
@@ -20,6 +19,7 @@ from newsletter.library import index
 from newsletter.library.index import sync
 from newsletter.models import ArchiveEntry, Issue, Link, Newsletter
 from tests.builders import drafting, make_field_notes_newsletter, make_link, make_sent_issue
+from tests.helpers import mid_month
 
 pytestmark = pytest.mark.django_db
 
@@ -183,8 +183,8 @@ def test_the_excerpt_shows_the_commentary_around_the_match_with_nothing_of_it_as
 def years(db):
     """Two sent issues a year apart, links from two sources, and a draft."""
     newsletter = make_field_notes_newsletter()
-    old = make_sent_issue(newsletter, 1, subject="Old", sent_at=when(2024, 6))
-    new = make_sent_issue(newsletter, 2, subject="New", sent_at=when(2025, 6))
+    old = make_sent_issue(newsletter, 1, subject="Old", sent_at=mid_month(2024, 6))
+    new = make_sent_issue(newsletter, 2, subject="New", sent_at=mid_month(2025, 6))
     for issue in (old, new):
         for source in ("Alpha", "Beta"):
             title = f"Gardens {source} {issue.number}"
@@ -193,10 +193,6 @@ def years(db):
     draft = Issue.objects.create(newsletter=newsletter, number=3, subject="Gardens draft")
     make_link(draft, "https://example.org/draft", title="Gardens in the draft")
     return newsletter
-
-
-def when(year: int, month: int) -> datetime:
-    return timezone.make_aware(datetime(year, month, 15, 9))
 
 
 def test_filters_narrow_by_year_and_source(client, years):

@@ -2,11 +2,8 @@
 links (readers' clicks only) as an ordinary draft to edit, from the
 newsletter's admin page."""
 
-from datetime import datetime
-
 import pytest
 from django.urls import reverse
-from django.utils import timezone
 
 from newsletter.models import Click, Issue, Link
 from newsletter.scheduling import draft_next_issue
@@ -17,12 +14,9 @@ from tests.builders import (
     make_link,
     make_sent_issue,
 )
+from tests.helpers import mid_month
 
 pytestmark = pytest.mark.django_db
-
-
-def when(year: int, month: int = 6) -> datetime:
-    return timezone.make_aware(datetime(year, month, 15, 9))
 
 
 @pytest.fixture
@@ -35,8 +29,8 @@ def editor(client):
 def notes(db):
     """2025's issue, one link clicked once; 2026's, three links clicked by readers and scanners."""
     notes = make_field_notes_newsletter()
-    old = make_sent_issue(notes, 1, subject="Last year", sent_at=when(2025))
-    new = make_sent_issue(notes, 2, subject="This year", sent_at=when(2026))
+    old = make_sent_issue(notes, 1, subject="Last year", sent_at=mid_month(2025))
+    new = make_sent_issue(notes, 2, subject="This year", sent_at=mid_month(2026))
     for title, humans, scanners in (("Ferns", 3, 0), ("Mosses", 7, 0), ("Lichens", 0, 40)):
         link = make_link(new, f"https://example.org/{title.lower()}", title=title)
         Link.objects.filter(pk=link.pk).update(source="Botany", commentary=f"All about {title}.")

@@ -3,7 +3,7 @@ issue's web page (never from its email), a newsletter's sources, and its
 most-clicked links of a year, from readers' clicks only."""
 
 import re
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 import pytest
 from django.urls import reverse
@@ -21,12 +21,9 @@ from tests.builders import (
     make_reader,
     make_sent_issue,
 )
+from tests.helpers import mid_month
 
 pytestmark = pytest.mark.django_db
-
-
-def when(year: int, month: int = 6) -> datetime:
-    return timezone.make_aware(datetime(year, month, 15, 9))
 
 
 def link_to(link: Link, source: str = "", commentary: str = "") -> Link:
@@ -43,8 +40,8 @@ def notes(db) -> Newsletter:
 @pytest.fixture
 def archive(notes):
     """Two sent issues: three links from "Plant Blog", one from a bare host."""
-    first = make_sent_issue(notes, 1, subject="Roots", sent_at=when(2025))
-    second = make_sent_issue(notes, 2, subject="Shoots", sent_at=when(2026))
+    first = make_sent_issue(notes, 1, subject="Roots", sent_at=mid_month(2025))
+    second = make_sent_issue(notes, 2, subject="Shoots", sent_at=mid_month(2026))
     links = {
         "roots": link_to(
             make_link(first, "https://plants.example/roots", title="Why roots matter"),
@@ -189,7 +186,9 @@ def test_a_year_without_issues_gets_a_clear_page(client, notes, archive, year):
 
 
 def test_draft_links_are_never_among_the_most_clicked(client, notes, archive):
-    draft = Issue.objects.create(newsletter=notes, number=3, subject="Next", send_at=when(2026, 9))
+    draft = Issue.objects.create(
+        newsletter=notes, number=3, subject="Next", send_at=mid_month(2026, 9)
+    )
     with drafting(draft):
         secret = make_link(draft, "https://example.org/secret", title="Secret draft link")
     clicks(secret, humans=99)  # a test email's click would not count: made here all the same
