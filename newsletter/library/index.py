@@ -5,13 +5,13 @@ sync() runs before every read of them. It is cheap when nothing changed (a
 few small queries) and indexes what did: an issue sent since, its words in
 the newsletter's language. Entries of an issue no longer in the archive go,
 and so do those of an issue with a link corrected (forget_issue_of, called by
-newsletter.corrections: the link's site may change), to be indexed again. A reader's request indexes
-at most SYNC_ISSUES issues, newest first, so that the first one after
-deploying onto a long archive stays short; `manage.py index_archive` indexes
-everything at once. A sent issue's content
-never changes otherwise (models.IssueFrozen), so the entries need no other
-upkeep: the send lifecycle, the admin and the bulk loaders write their
-issues as they always did.
+newsletter.corrections: the link's site may change), to be indexed again. A
+reader's request indexes at most SYNC_ISSUES issues, newest first, so that
+the first one after deploying onto a long archive stays short; `manage.py
+index_archive` indexes everything at once. A sent issue's content never
+changes otherwise (models.IssueFrozen), so the entries need no other upkeep:
+the send lifecycle, the admin and the bulk loaders write their issues as they
+always did.
 """
 
 import re

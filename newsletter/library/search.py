@@ -8,7 +8,8 @@ finds "curated"), ranks with ts_rank over the weighted vector and marks with
 ts_headline. The embedded default (SQLite) asks its FTS5 table (Porter
 stemming, English) with each word quoted, so no FTS syntax reaches it ("AND",
 "NEAR(", "*" and quotes are words or nothing), drops the words PostgreSQL's
-English configuration drops, ranks with bm25 weighted like PostgreSQL, and
+English configuration drops (for an English newsletter; other languages keep
+every word), ranks with bm25 weighted like PostgreSQL, and
 marks with highlight() and snippet(). On the same archive both find the same
 links for everyday queries; ranking may differ.
 """
@@ -197,7 +198,8 @@ class SQLite:
     """FTS5 over the entries' text; each word quoted, PostgreSQL's English stop words dropped."""
 
     def __init__(self, newsletter: Newsletter, query: Query):
-        words = [w for w in query.words if w not in ENGLISH_STOP_WORDS]
+        stop = ENGLISH_STOP_WORDS if newsletter.language == "en" else frozenset()
+        words = [w for w in query.words if w not in stop]
         self.match = " ".join(f'"{w}"' for w in words)  # words hold no quote (WORD)
         self.filters = {
             ArchiveEntry._meta.get_field(name).column: value
