@@ -10,6 +10,7 @@ non-http(s)/mailto links never get through.
 import html
 import re
 import textwrap
+import threading
 from html.parser import HTMLParser
 
 import markdown
@@ -70,11 +71,25 @@ class _LooseTags(Extension):
         md.inlinePatterns.register(HtmlInlineProcessor(LOOSE_TAG, md), "loose_html", 89)
 
 
+_converters = threading.local()
+
+
+def _markdown() -> markdown.Markdown:
+    """This thread's converter, reset: building one costs more than most
+    conversions (the archive's search index converts every commentary)."""
+    converter = getattr(_converters, "markdown", None)
+    if converter is None:
+        extensions = ["sane_lists", _LooseTags()]
+        converter = _converters.markdown = markdown.Markdown(
+            extensions=extensions, output_format="html"
+        )
+    return converter.reset()
+
+
 def markdown_html(source: str) -> str:
     if not source.strip():
         return ""
-    extensions = ["sane_lists", _LooseTags()]
-    return sanitize(markdown.markdown(source, extensions=extensions, output_format="html"))
+    return sanitize(_markdown().convert(source))
 
 
 def plain(value: str) -> str:

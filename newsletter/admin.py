@@ -35,6 +35,7 @@ from newsletter.admin_writing import (
 )
 from newsletter.curation.preflight import preflight
 from newsletter.emails import TestRefused, send_test_issue, sent_html_bytes, values_for_address
+from newsletter.library.admin import BestOfAdminMixin
 from newsletter.models import Issue, Link, Newsletter, Section, issue_slug
 from newsletter.rendering import GMAIL_CLIP_BYTES, render_issue
 from subscribers import embed
@@ -49,7 +50,7 @@ admin.site.unregister(Group)
 
 
 @admin.register(Newsletter)
-class NewsletterAdmin(admin.ModelAdmin):
+class NewsletterAdmin(BestOfAdminMixin, admin.ModelAdmin):
     list_display = ("name", "slug", "sender_email", "is_public", "cadence")
     list_filter = ("is_public",)
     search_fields = ("name", "slug", "sender_name", "sender_email")
@@ -92,11 +93,14 @@ class NewsletterAdmin(admin.ModelAdmin):
             },
         ),
         ("Sending", {"fields": ("batch_size", "send_rate", "welcome_enabled")}),
-        ("Engagement", {"fields": ("feedback_ask", "click_tracking", "per_subscriber_tracking")}),
+        (
+            "Engagement",
+            {"fields": ("feedback_ask", "click_tracking", "per_subscriber_tracking", "best_of")},
+        ),
         ("Footer", {"fields": ("siblings",)}),
         ("Signup form on your site", {"fields": ("embed_origins", "embed_code")}),
     )
-    readonly_fields = ("embed_code",)
+    readonly_fields = ("embed_code", "best_of")
 
     @admin.display(description="Code to copy")
     def embed_code(self, obj: Newsletter) -> str:

@@ -11,6 +11,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.validators import URLValidator
 from django.db import transaction
 
+from newsletter.library import index
 from newsletter.models import Link, LinkCorrection
 from newsletter.validators import validate_http_url
 
@@ -43,5 +44,6 @@ def correct_link(link: Link, *, url: str, reason: str, by) -> LinkCorrection:
         )
         # An update, not save(): save() refuses every change to a sent issue.
         Link.objects.filter(pk=link.pk).update(url=url)
+        index.forget_issue_of(current)  # the archive's entry may name the new URL's site
     link.url = url
     return correction

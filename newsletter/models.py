@@ -717,3 +717,56 @@ class Feedback(models.Model):
 
     def __str__(self) -> str:
         return f"{self.delivery_id}: {self.answer}"
+
+
+# -- The archive's library: search, link pages, sources ---------------------------
+
+
+NEWEST_FIRST = ["newsletter", "-issue_number", "position"]
+
+
+class ArchiveEntry(models.Model):
+    """A link of the public archive as search and the link pages read it: its
+    words with its section's and issue's, in plain text, and where it sits.
+
+    Derived from sent issues of public newsletters only, whose content no
+    longer changes (IssueFrozen), and kept in step by newsletter.library.index
+    before each read. Each database matches words its own way on top of these
+    columns (newsletter.library.schema): PostgreSQL a stored tsvector in the
+    newsletter's language, SQLite an FTS5 table."""
+
+    link = models.OneToOneField(Link, on_delete=models.CASCADE, related_name="archive_entry")
+    # Every lookup starts from the newsletter: the indexes below lead with it.
+    newsletter = models.ForeignKey(
+        Newsletter, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    issue = models.ForeignKey(Issue, on_delete=models.CASCADE, related_name="+")
+    issue_number = models.PositiveIntegerField()
+    position = models.PositiveIntegerField()  # its place in the issue, counted across sections
+    year = models.PositiveSmallIntegerField()  # of the issue's date, in the newsletter's zone
+    site = models.CharField(max_length=255)  # its source, or the host of its URL
+    language = models.CharField(max_length=8)  # the newsletter's, when indexed
+    title = models.CharField(max_length=300)
+    source = models.CharField(max_length=100, blank=True)
+    commentary = models.TextField(blank=True)
+    section_title = models.CharField(max_length=200, blank=True)
+    issue_text = models.TextField(blank=True)  # the issue's subject and intro
+    indexed_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name_plural = "archive entries"
+        indexes = [
+            models.Index(fields=["newsletter", "issue", "language"], name="archive_entry_issue"),
+            # Each filter with the order lists are read in, newest first: SQLite
+            # then reads only the rows it shows.
+            models.Index(fields=NEWEST_FIRST, name="archive_entry_new"),
+            models.Index(
+                fields=["newsletter", "year", *NEWEST_FIRST[1:]], name="archive_entry_year"
+            ),
+            models.Index(
+                fields=["newsletter", "site", *NEWEST_FIRST[1:]], name="archive_entry_site"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.title

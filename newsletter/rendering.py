@@ -87,6 +87,7 @@ def _checked(where: str, obj, exclude: list[str]) -> None:
 def _link_context(link, where: str) -> dict:
     _checked(where, link, exclude=["section", "position"])
     return {
+        "pk": link.pk,  # the web page's permalink to it (newsletter.library)
         "title": text.plain(link.shown_title),
         "url": link.url,
         "href": link_href(link),

@@ -8,8 +8,10 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
+from django.db import connection
 
 from config import outbound
+from newsletter.library import schema
 from tests.fake_esp import FakeESP
 from tests.fake_smtp import FakeSMTP
 from tests.helpers import AXE, CHROMIUM, Worker, forget_form_limits, post_committed
@@ -22,6 +24,15 @@ def pytest_report_header(config):
     where = f"{db.get('HOST')}:{db.get('PORT')}" if db.get("HOST") else "file under var/test"
     broker = "redis" if settings.REDIS_URL else "filesystem"
     return [f"letterpress: database={engine} ({where}), broker={broker}"]
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    """The archive search's own structures (a PostgreSQL vector, SQLite's FTS5
+    table), which migration 0012 makes and the test run, building its tables
+    without migrations, would otherwise lack."""
+    with django_db_blocker.unblock(), connection.schema_editor() as editor:
+        schema.install(editor)
 
 
 @pytest.fixture(scope="session")

@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 import uuid
+from datetime import datetime
 from html import escape
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -23,6 +24,7 @@ from django.core.cache import caches
 from django.core.cache.backends.locmem import LocMemCache
 from django.core.management import call_command
 from django.db import connection
+from django.utils import timezone
 
 from newsletter.models import Delivery, Issue
 from subscribers.models import Subscription
@@ -393,3 +395,8 @@ def forget_form_limits() -> None:
     client = backend._cache.get_client(None, write=True)
     for key in client.scan_iter(match=backend.make_key("ratelimit:*")):
         client.delete(key)
+
+
+def mid_month(year: int, month: int = 6) -> datetime:
+    """An aware time in that month (the 15th, 09:00): an issue's date in a given year."""
+    return timezone.make_aware(datetime(year, month, 15, 9))

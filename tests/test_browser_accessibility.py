@@ -10,7 +10,7 @@ from freezegun import freeze_time
 from mail import links
 from mail.tokens import recipient_key
 from newsletter.emails import send_test_issue
-from newsletter.models import Delivery, Issue, Newsletter
+from newsletter.models import Click, Delivery, Issue, Link, Newsletter
 from subscribers.emails import READER_LINK_SUBJECTS, send_reader_link
 from subscribers.models import Subscriber, Subscription
 from tests.builders import make_subscription
@@ -115,6 +115,23 @@ def test_every_public_page_passes_axe(page, site, settings):
     page.get_by_role("link", name=f"#1: {sent.subject}").click()
     audit("issue web page", sent.subject)
     shoot(page, "issue")
+
+    page.goto(f"{site}/archive/{newsletter.slug}/")
+    page.get_by_label("Search past issues").fill("popover dropdown")
+    page.get_by_role("button", name="Search").click()
+    audit("search results", "Search past issues")
+    shoot(page, "search")
+    page.get_by_role("link", name="The Popover API").click()
+    audit("link page", "The Popover API")
+    page.get_by_role("link", name="Sources", exact=True).click()
+    audit("sources", "Sources")
+    page.goto(f"{site}/archive/{newsletter.slug}/search/?q=css&year=abc")
+    audit("search with an error", "Search past issues")
+    for title, readers in (("Learn CSS", 3), ("The Popover API", 2)):
+        link = Link.objects.get(section__issue=sent, title=title)
+        Click.objects.bulk_create([Click(link=link) for _ in range(readers)])
+    page.goto(f"{site}/archive/{newsletter.slug}/most-clicked/")
+    audit("most clicked", f"Most clicked in {sent.date.year}")
 
     page.goto(f"{site}/f/{recipient_key(delivery.pk)}/loved/")
     audit("feedback", newsletter.feedback_ask)

@@ -108,6 +108,10 @@ queries = st.sampled_from(
         "?page=" + "9" * 5000,
         "?p=2",
         "?p=x",
+        # The archive's search and most-clicked pages: FTS syntax, bad filters, far pages.
+        "?q=%22NEAR(paper*%20AND%20%22&year=abc&source=%00&page=99999999999999999999",
+        "?q=" + "paper%20" * 300 + "&year=99999999999999999999&page=-1",
+        "?q=paper&year=2026&source=example.org&page=2",
     ]
 )
 
@@ -168,6 +172,7 @@ def world(db, settings, webhook_settings):  # noqa: F811
         tokens.recipient_key(delivery.pk),
         newsletter.slug,
         issue.slug,
+        str(link.pk),
         "loved",
     ]
     return {"good": good}
@@ -198,6 +203,8 @@ def test_the_run_reaches_every_kind_of_public_endpoint():
         "unsubscribe/<str:token>/one-click/",
         "sitemap.xml",
         "robots.txt",
+        "archive/<slug:newsletter_slug>/search/",
+        "archive/<slug:newsletter_slug>/links/<int:link_id>/",
     ):
         assert expected in found
     assert any(route.startswith("anymail/") for route in found)
