@@ -452,6 +452,9 @@ def test_every_page_a_reader_reaches_speaks_the_newsletters_language(
         assert f'<html lang="{language}">' in page, name
     _, kicker, date = KICKERS[language]
     assert kicker in visible(pages["issue"])
+    for name in ("issue", "archive", "archive, page 2"):  # the signup card is checked with them
+        assert 'id="subscribe"' in pages[name], name
+    assert 'rel="next"' in pages["search results"] and 'rel="prev"' in pages["archive, page 2"]
     assert date in visible(pages["archive"])
 
 
