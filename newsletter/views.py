@@ -44,9 +44,9 @@ def archive_newsletter(request: HttpRequest, newsletter_slug: str) -> HttpRespon
         return _no_such_page(request, missing, path, newsletter)
     context = {"newsletter": newsletter, "accent": newsletter.accent_colour}
     context |= {"issues": page.object_list, "page": page}
-    context["meta"] = archive.newsletter_meta(newsletter, page)
     context["pages"] = archive.PageLinks.around(page, path)
-    with speaking(newsletter):
+    with speaking(newsletter):  # the description and title in <head> too
+        context["meta"] = archive.newsletter_meta(newsletter, page)
         return render(request, "newsletter/archive_newsletter.html", context)
 
 
@@ -74,8 +74,8 @@ def issue_web(request: HttpRequest, newsletter_slug: str, issue_slug: str) -> Ht
         log.error("issue %s cannot be shown: %s", issue.pk, exc)
         raise Http404("This issue cannot be shown.") from exc
     context["accent"] = issue.newsletter.accent_colour
-    context["meta"] = archive.issue_meta(issue)
-    with speaking(issue.newsletter):
+    with speaking(issue.newsletter):  # the description in <head> too
+        context["meta"] = archive.issue_meta(issue)
         return render(request, "newsletter/issue.html", context)
 
 

@@ -1,7 +1,8 @@
 """A newsletter's readers are spoken to in its language (mail.languages): the
 catalogues under locale/ translate every word the code shows readers, and a
-German, French or Spanish newsletter's pages and emails show none of the
-English ones, say their language in `lang`, and write dates the local way.
+German, French or Spanish newsletter's pages (its archive and library too)
+and emails show none of the English ones, say their language in `lang`, and
+write dates the local way.
 The admin follows the editor's browser; reader pages never do."""
 
 import ast
@@ -12,10 +13,12 @@ import tokenize
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from html.parser import HTMLParser
+from unittest import mock
 
 import polib
 import pytest
 from django.core import mail
+from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation.template import templatize
 from freezegun import freeze_time
@@ -23,8 +26,10 @@ from freezegun import freeze_time
 from mail import links
 from mail.messages import recipient_values
 from mail.tokens import recipient_key
+from newsletter import archive
 from newsletter.emails import issue_message
-from newsletter.models import Issue, Link, Newsletter, Section
+from newsletter.library import views as library
+from newsletter.models import Click, Issue, Link, Newsletter, Section
 from newsletter.rendering import render_issue
 from subscribers import emails as subscriber_emails
 from subscribers.models import Subscription
@@ -266,9 +271,11 @@ def _shows(words: str, text: str) -> bool:
 
 
 class _Visible(HTMLParser):
-    """The text a reader sees (and a screen reader reads) in a page or an email."""
+    """The text a reader sees (and a screen reader reads, and a link preview
+    shows) in a page or an email."""
 
     HIDDEN = {"style", "script"}
+    PREVIEWED = {"description", "og:title", "og:description", "twitter:title"}
 
     def __init__(self):
         super().__init__()
@@ -277,6 +284,9 @@ class _Visible(HTMLParser):
     def handle_starttag(self, tag, attrs):
         self.hidden += tag in self.HIDDEN
         self.parts += [value for name, value in attrs if name in ("title", "aria-label") and value]
+        named = dict(attrs)
+        if tag == "meta" and (named.get("name") or named.get("property")) in self.PREVIEWED:
+            self.parts.append(named.get("content") or "")
 
     def handle_endtag(self, tag):
         self.hidden -= tag in self.HIDDEN
@@ -377,10 +387,51 @@ def reader_pages(client, settings, capture, here: World) -> dict[str, str]:
     delivery = make_delivery(here.issue, here.reader)
     shown["feedback"] = get(path_of(links.url("feedback", recipient_key(delivery.pk), "loved")))
     shown["issue not found"] = get(f"/archive/{slug}/no-such-issue/")
+    shown |= library_pages(client, here)
 
     settings.RATELIMIT_ENABLED, settings.SIGNUP_RATE_PER_IP = True, 0
     shown["too many signups"] = post(f"/subscribe/{slug}/", {"email": "uli@example.com"})
     return {name: response.text for name, response in shown.items()}
+
+
+def library_pages(client, here: World) -> dict:
+    """The archive a page at a time and as a library: search (its form, its
+    results a page at a time, its mistakes), a link's page, sources, most
+    clicked, a page past the end. One page a result or an issue, so that two
+    issues make two pages."""
+    older = Issue.objects.create(
+        newsletter=here.newsletter,
+        number=6,
+        subject=EDITOR["subject"],
+        status=Issue.Status.SENT,
+        sent_at=ISSUE_DATE - timedelta(days=28),
+    )
+    with drafting(older):
+        section = Section.objects.create(issue=older, position=1, title=EDITOR["section"])
+        Link.objects.create(section=section, title=EDITOR["link"], url="https://example.org/alt")
+    link = Link.objects.get(section__issue=here.issue)
+    Click.objects.create(link=link, kind=Click.Kind.HUMAN)
+
+    slug, get = here.newsletter.slug, client.get
+    search, words = reverse("archive_search", args=[slug]), {"q": EDITOR["link"]}
+    shown = {"search": get(search)}
+    with mock.patch.object(library, "PER_PAGE", 1):
+        shown["search results"] = get(search, words)
+        shown["search results, page 2"] = get(search, words | {"page": 2})
+        shown["search past its last page"] = get(search, words | {"page": 9})
+    shown["search with a mistake"] = get(search, {"year": "1999", "source": "nowhere.example"})
+    shown["search with no word"] = get(search, {"q": "*"})
+    shown["search finding nothing"] = get(search, {"q": "Quist"})
+    shown["link"] = get(reverse("archive_link", args=[slug, link.pk]))
+    shown["sources"] = get(reverse("archive_sources", args=[slug]))
+    most_clicked = reverse("archive_most_clicked", args=[slug])
+    shown["most clicked"] = get(most_clicked)
+    shown["most clicked in a year without issues"] = get(most_clicked, {"year": "1999"})
+    with mock.patch.object(archive, "ISSUES_PER_PAGE", 1):
+        shown["archive, page 1 of 2"] = get(here.newsletter.get_absolute_url())
+        shown["archive, page 2"] = get(here.newsletter.get_absolute_url(), {"page": 2})
+    shown["archive page past the end"] = get(here.newsletter.get_absolute_url(), {"page": 9})
+    return shown
 
 
 @pytest.mark.parametrize("language", LANGUAGES)
@@ -401,7 +452,20 @@ def test_every_page_a_reader_reaches_speaks_the_newsletters_language(
         assert f'<html lang="{language}">' in page, name
     _, kicker, date = KICKERS[language]
     assert kicker in visible(pages["issue"])
+    for name in ("issue", "archive", "archive, page 2"):  # the signup card is checked with them
+        assert 'id="subscribe"' in pages[name], name
+    assert 'rel="next"' in pages["search results"] and 'rel="prev"' in pages["archive, page 2"]
     assert date in visible(pages["archive"])
+
+
+def test_an_archive_without_links_counts_none_of_them(client):
+    """French says "one" of nothing (plural=n > 1): a count of 0 is not said at all."""
+    Newsletter.objects.create(slug="vide", name="Vide", language="fr", postal_address="-")
+    search = client.get(reverse("archive_search", args=["vide"])).text
+    sources = client.get(reverse("archive_sources", args=["vide"])).text
+    assert "Aucun numéro n’est encore paru." in sources
+    for page in (search, sources):
+        assert "seul" not in visible(page)
 
 
 def test_the_reason_a_reader_gives_is_stored_in_the_site_language(client):

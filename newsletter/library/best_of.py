@@ -6,9 +6,9 @@ newsletter's language, keeping a subject or intro the editor wrote there."""
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.utils import translation
 from django.utils.translation import gettext as _
 
+from mail.languages import speaking
 from newsletter.curation.next_issue import next_draft
 from newsletter.library.popular import most_clicked
 from newsletter.models import Issue, Link, Newsletter, Section
@@ -30,7 +30,7 @@ def draft_best_of(*, newsletter: Newsletter, year: int, picks: int = PICKS) -> I
     draft = next_draft(newsletter)
     if draft is None:  # its number was drafted meanwhile, by someone else
         raise ValidationError(_("Another draft was made just now: try again."))
-    with translation.override(newsletter.language):
+    with speaking(newsletter):
         if draft.subject in ("", draft.placeholder_subject()):  # an editor's own stays
             draft.subject = _("The best of %(year)s") % {"year": year}
         draft.intro = draft.intro or _(

@@ -1,7 +1,8 @@
 """The archive's library pages for readers: search, a page per link, the sites
 a newsletter links to, and the links readers clicked most in a year. Public
 newsletters only; only sent issues' links (the entries, brought in step
-first by index.sync). Each page speaks the newsletter's language.
+first by index.sync). Each page speaks the newsletter's language
+(mail.languages.speaking, as every reader page does).
 
 Bad input (a year that is not one, a source never linked, a query too long,
 a page past the end) gets the page with what is wrong said beside it, and a
@@ -11,8 +12,8 @@ from math import ceil
 
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
-from django.utils import translation
 
+from mail.languages import speaking
 from mail.text import markdown_html
 from newsletter.library import index, popular, sources
 from newsletter.library.forms import SearchForm
@@ -34,7 +35,7 @@ def _render(
     request: HttpRequest, newsletter: Newsletter, name: str, context: dict, status: int = 200
 ) -> HttpResponse:
     context = {"newsletter": newsletter, "accent": newsletter.accent_colour, **context}
-    with translation.override(newsletter.language):
+    with speaking(newsletter):
         return render(request, f"newsletter/library/{name}.html", context, status=status)
 
 
