@@ -795,13 +795,7 @@ def print_report(results: dict) -> None:
             ("floor: fake ESP CPU share", f"{floor.get('fake_esp_cpu_share')} of a core"),
             ("ours / floor", f"{results['ours_over_floor']:.2f} (the median round)"),
         ]
-        if len(results["rounds"]) > 1:
-            each = ", ".join(
-                f"{r['ours']['emails_per_s']:,.0f}/{r['floor']['emails_per_s']:,.0f} = "
-                f"{r['ours_over_floor']:.2f}"
-                for r in results["rounds"]
-            )
-            rows.append(("rounds (ours/floor)", each))
+        rows += rounds_row(results["rounds"], "ours", "floor", "ours_over_floor", "ours/floor")
     two = results.get("two_nodes")
     if two:
         shares = {k: v for k, v in two["cpu_seconds"].items() if k.startswith("node ")}
@@ -816,13 +810,7 @@ def print_report(results: dict) -> None:
             ),
             ("two nodes: delivery rows", str(two["delivery_states"])),
         ]
-        if len(results["rounds"]) > 1:
-            each = ", ".join(
-                f"{r['two_nodes']['emails_per_s']:,.0f}/{r['ours']['emails_per_s']:,.0f} = "
-                f"{r['two_over_one']:.2f}"
-                for r in results["rounds"]
-            )
-            rows.append(("rounds (two/one)", each))
+        rows += rounds_row(results["rounds"], "two_nodes", "ours", "two_over_one", "two/one")
     if peer:
         rows += [
             (
@@ -836,6 +824,17 @@ def print_report(results: dict) -> None:
     rows.append(report.machine_row(results["machine"]))
     print()
     print(report.table("Send throughput", rows))
+
+
+def rounds_row(rounds: list[dict], top: str, bottom: str, ratio: str, label: str) -> list[tuple]:
+    """Every round's top/bottom rate and their ratio, when there was more than one."""
+    if len(rounds) < 2:
+        return []
+    each = ", ".join(
+        f"{r[top]['emails_per_s']:,.0f}/{r[bottom]['emails_per_s']:,.0f} = {r[ratio]:.2f}"
+        for r in rounds
+    )
+    return [(f"rounds ({label})", each)]
 
 
 def judge(results: dict) -> dict[str, str]:
