@@ -56,9 +56,8 @@ def _no_such_page(request, missing: archive.NoSuchPage, first: str, newsletter=N
     context["last_url"] = archive.page_url(first, missing.last)
     if newsletter is not None:
         context |= {"newsletter": newsletter, "accent": newsletter.accent_colour}
-        with speaking(newsletter):
-            return render(request, "newsletter/no_such_page.html", context, status=404)
-    return render(request, "newsletter/no_such_page.html", context, status=404)
+    with speaking(newsletter):  # the site's language for the index's pages
+        return render(request, "newsletter/no_such_page.html", context, status=404)
 
 
 def issue_web(request: HttpRequest, newsletter_slug: str, issue_slug: str) -> HttpResponse:

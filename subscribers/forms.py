@@ -1,11 +1,10 @@
 import unicodedata
 
 from django import forms
-from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.utils import translation
 from django.utils.translation import gettext_lazy as _
 
+from mail.languages import speaking
 from subscribers import addresses
 
 REASONS = [
@@ -84,7 +83,7 @@ class UnsubscribeForm(forms.Form):
         every reader's reasons side by side."""
         if not self.is_valid():
             return ""
-        with translation.override(settings.LANGUAGE_CODE):
+        with speaking(None):  # the site's language
             label = str(dict(REASONS).get(self.cleaned_data["reason"], ""))
         parts = [label, self.cleaned_data["comment"].strip()]
         return ": ".join(part for part in parts if part)

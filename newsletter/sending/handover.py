@@ -222,14 +222,11 @@ class Handover:
             _, reason, retry_after = classify(exc)
             raise TryLater(reason, countdown=backoff(self.attempt, retry_after)) from exc
 
-    def wait_turn(self, count: int, flights: InFlight | None = None) -> bool:
-        """Wait for the send rate, then check the issue may still go out. With
-        requests in flight, their answers are recorded as they land meanwhile:
-        a worker killed in the wait leaves only the unanswered ones `sending`."""
-        if flights:
-            send_rate.throttle(self.issue.newsletter, count, sleep=partial(self.land_for, flights))
-        else:
-            send_rate.throttle(self.issue.newsletter, count)
+    def wait_turn(self, count: int, flights: InFlight) -> bool:
+        """Wait for the send rate, then check the issue may still go out. Answers
+        to requests in flight are recorded as they land meanwhile: a worker
+        killed in the wait leaves only the unanswered ones `sending`."""
+        send_rate.throttle(self.issue.newsletter, count, sleep=partial(self.land_for, flights))
         status = Issue.objects.filter(pk=self.issue.pk).values_list("status", flat=True).first()
         if status == Status.CANCELLED:
             self.settled[State.SKIPPED] += skip_planned(self.still_planned())
