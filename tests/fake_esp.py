@@ -1,5 +1,6 @@
 """A loopback stand-in for an ESP, speaking the HTTP APIs of Mailgun, Postmark,
-SendGrid (v3 mail/send) and Unisender Go (email/send.json).
+SendGrid (v3 mail/send), Unisender Go (email/send.json), Mailjet (Send API v3.1)
+and SparkPost (transmissions).
 
 anymail's real backends talk to it over real HTTP (`fake.anymail_settings(esp)`
 points a backend's API URL at it, with the credentials it checks). It records
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import itertools
 import json
 import random
 import re
@@ -45,6 +47,9 @@ RECIPIENT_VAR = re.compile(r"%recipient\.([^%]+)%")
 # Unisender Go's "simple" template engine: {{name}}, spaces allowed inside.
 UNISENDER_GO_UNSUBSCRIBE = "https://go.unisender.example/unsubscribe/"
 UNISENDER_SUBSTITUTION = re.compile(r"\{\{\s*([A-Za-z0-9_]+)\s*\}\}")
+MAILJET_API_KEY = "fake-mailjet-api-key"
+MAILJET_SECRET_KEY = "fake-mailjet-secret-key"
+SPARKPOST_KEY = "fake-sparkpost-key"
 
 
 @dataclass
@@ -58,8 +63,14 @@ class Message:
     # The ESP's own options and tags (Mailgun's o:/v: fields), as sent.
     options: dict[str, str] = field(default_factory=dict)
     # What the ESP keeps with this copy and gives back in its webhooks
-    # (SendGrid's custom_args, Unisender Go's metadata).
+    # (SendGrid's custom_args, Unisender Go's metadata, Mailjet's EventPayload,
+    # SparkPost's metadata).
     metadata: dict[str, str] = field(default_factory=dict)
+    # The API call that brought it, counted from 1 since the last reset.
+    call: int = 0
+    # Why the ESP refuses this copy while it takes the call's others (Mailjet
+    # answers each message of a call on its own); "" when it does not.
+    refusal: str = ""
 
 
 @dataclass
@@ -74,7 +85,9 @@ class Faults:
     latency: float = 0.0  # seconds before each API answer, as a real ESP takes
     seed: int = 1234
     # Addresses refused (Mailgun and SendGrid: 400 for the whole call, Postmark
-    # 422; Unisender Go takes the call and lists them in failed_emails).
+    # 422; Unisender Go takes the call and lists them in failed_emails, Mailjet
+    # answers 400 with an error for each of their messages, SparkPost counts them
+    # in total_rejected_recipients, and answers 400 when it refuses them all).
     reject: frozenset[str] = frozenset()
     # Addresses answered 503 (or 429, with Retry-After) for as long as they are listed.
     unavailable: frozenset[str] = frozenset()
@@ -135,6 +148,11 @@ class FakeESP:
             "postmark": ("/postmark/", {"POSTMARK_SERVER_TOKEN": POSTMARK_TOKEN}),
             "sendgrid": ("/sendgrid/v3/", {"SENDGRID_API_KEY": SENDGRID_KEY}),
             "unisender_go": ("/unisender-go/", {"UNISENDER_GO_API_KEY": UNISENDER_GO_KEY}),
+            "mailjet": (
+                "/mailjet/v3.1/",
+                {"MAILJET_API_KEY": MAILJET_API_KEY, "MAILJET_SECRET_KEY": MAILJET_SECRET_KEY},
+            ),
+            "sparkpost": ("/sparkpost/api/v1/", {"SPARKPOST_API_KEY": SPARKPOST_KEY}),
         }[esp]
         return {**credentials, f"{esp.upper()}_API_URL": self.url + base}
 
@@ -195,13 +213,15 @@ class FakeESP:
                     self.messages.append(message)
             self.last_accept_at = time.monotonic()
 
-    def _note_call(self) -> None:
+    def _note_call(self) -> int:
+        """Count an API call; its number."""
         with self._lock:
             self.calls += 1
             self.in_flight += 1
             self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
             if self.first_call_at is None:
                 self.first_call_at = time.monotonic()
+            return self.calls
 
     def _note_answered(self) -> None:
         with self._lock:
@@ -241,11 +261,13 @@ class _Handler(BaseHTTPRequestHandler):
         *,
         api: bool = True,
     ) -> None:
-        """Answer in JSON, or with no body at all (body None, as SendGrid's 202)."""
-        data = b"" if body is None else json.dumps(body).encode()
+        """Answer in JSON, in text (a str body, as Mailjet's 429), or with no
+        body at all (body None, as SendGrid's 202)."""
+        text = isinstance(body, str)
+        data = b"" if body is None else (body if text else json.dumps(body)).encode()
         self.send_response(status)
         if body is not None:
-            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Type", "text/html" if text else "application/json")
         self.send_header("Content-Length", str(len(data)))
         for key, value in (headers or {}).items():
             self.send_header(key, value)
@@ -255,9 +277,12 @@ class _Handler(BaseHTTPRequestHandler):
         if api:  # the answers of the ESP's API, not of /_stats and friends
             self.esp.responses[status] += 1
 
-    def _too_many(self) -> None:
+    def _too_many(self, api: API) -> None:
         retry_after = {"Retry-After": str(self.esp.faults.retry_after)}
-        self._reply(429, {"message": "Too many requests"}, retry_after)
+        self._reply(429, api.error(429, "Too many requests"), retry_after)
+
+    def _unavailable(self, api: API) -> None:
+        self._reply(503, api.error(503, "Service temporarily unavailable"))
 
     def do_GET(self):  # noqa: N802
         if self.path == "/_stats":
@@ -275,13 +300,13 @@ class _Handler(BaseHTTPRequestHandler):
         if self.path == "/_reset":
             esp.reset()
             return self._reply(200, {"reset": True}, api=False)
-        esp._note_call()
+        call = esp._note_call()
         try:
-            self._answer_api(body)
+            self._answer_api(body, call)
         finally:
             esp._note_answered()
 
-    def _answer_api(self, body: bytes) -> None:
+    def _answer_api(self, body: bytes, call: int) -> None:
         esp = self.esp
         if esp.faults.latency:
             time.sleep(esp.faults.latency)
@@ -293,26 +318,35 @@ class _Handler(BaseHTTPRequestHandler):
 
         fault = esp._decide_fault()
         if fault == "5xx":
-            return self._reply(503, {"message": "Service temporarily unavailable"})
+            return self._unavailable(api)
         if fault == "429":
-            return self._too_many()
+            return self._too_many(api)
         try:
             messages = api.parse(self.headers.get("Content-Type", ""), body, esp.keep_bodies)
+        except Refused as refused:  # the ESP's own answer to a call it refuses whole
+            return self._reply(*refused.args)
         except (ValueError, KeyError, TypeError) as exc:
             return self._reply(400, {"message": f"bad request: {exc}"})
-        refused = [m.to for m in messages if m.to in esp.faults.reject]
+        reject = esp.faults.reject
+        refused = [m for m in messages if m.refusal or m.to in reject]
         if refused and api.refuse is not None:  # the whole call is refused
-            return self._reply(*api.refuse(self.path, refused[0]))
+            return self._reply(*api.refuse(self.path, refused[0].to))
         if any(m.to in esp.faults.unavailable for m in messages):
             if esp.faults.unavailable_status == 429:
-                return self._too_many()
-            return self._reply(503, {"message": "Service temporarily unavailable"})
-        taken = [m for m in messages if m.to not in esp.faults.reject]
+                return self._too_many(api)
+            return self._unavailable(api)
+        taken = [m for m in messages if not (m.refusal or m.to in reject)]
+        for message in taken:
+            message.call = call
         esp._accept(taken)
         if fault == "timeout":
             # Accepted, but the answer comes too late: the sender cannot know.
             time.sleep(esp.faults.stall_seconds)
         self._reply(*api.answer(self.path, taken, refused))
+
+
+class Refused(Exception):
+    """A call the ESP refuses whole, with its answer: (status, body)."""
 
 
 def _basic(user: str, password: str) -> str:
@@ -511,8 +545,244 @@ def _unisender_go_reply(path: str, messages: list[Message], refused) -> tuple[in
         "status": "success",
         "job_id": messages[0].message_id if messages else "",
         "emails": [m.to for m in messages],
-        "failed_emails": {address: "invalid" for address in refused},
+        "failed_emails": {m.to: "invalid" for m in refused},
     }
+
+
+# -- Mailjet: Send API v3.1 -------------------------------------------------------------
+
+# Headers a message may not set in its Headers: Mailjet answers send-0011 for the
+# message (it has a property for some, and sets the others itself).
+MAILJET_OWN_HEADERS = frozenset(
+    name.lower()
+    for name in (
+        "From", "Sender", "Subject", "To", "Cc", "Bcc", "Reply-To", "Return-Path",
+        "Delivered-To", "Date", "Message-Id", "List-Id", "DKIM-Signature",
+        "DomainKey-Status", "Received-SPF", "Authentication-Results", "Received",
+        "User-Agent", "X-Mailer", "X-Feedback-Id", "X-CSA-Complaints",
+        "X-Mailjet-Prio", "X-Mailjet-Debug", "X-Mailjet-Campaign", "X-Mailjet-Segmentation",
+        "X-Mailjet-TrackOpen", "X-Mailjet-TrackClick", "X-MJ-CustomID",
+        "X-MJ-EventPayload", "X-MJ-Vars", "X-MJ-TemplateID", "X-MJ-TemplateLanguage",
+        "X-MJ-TemplateErrorDeliver", "X-MJ-TemplateErrorReporting", "X-MJ-WorkflowID",
+        "X-MJ-MID", "X-MJ-ErrorMessage", "X-MJ-StatisticsContactsListID",
+    )
+)  # fmt: skip
+MAILJET_MESSAGES = 50  # a call's most messages
+# {{var:name}} or {{var:name:default}}, filled only with TemplateLanguage on.
+MAILJET_VARIABLE = re.compile(r"\{\{\s*var:(\w+)(?::(\"[^\"]*\"|[^}]*?))?\s*\}\}")
+MAILJET_UNSUBSCRIBE = "mailto:unsub-{}@bnc3.mailjet.example"
+# Mailjet's message ids are 64-bit numbers, one per copy.
+_MAILJET_IDS = itertools.count(288230376151711744 + random.randrange(10**12))
+
+
+def _mailjet_error(status: int, text: str) -> object:
+    """Mailjet's errors outside a message: a 429 in plain text, else JSON."""
+    if status == 429:
+        return "Rate limit exceeded"
+    return {"ErrorIdentifier": str(uuid.uuid4()), "StatusCode": status, "ErrorMessage": text}
+
+
+def _mailjet_refusal(code: str, text: str, related: str) -> dict:
+    return {
+        "ErrorIdentifier": str(uuid.uuid4()),
+        "ErrorCode": code,
+        "StatusCode": 400,
+        "ErrorMessage": text,
+        "ErrorRelatedTo": [related],
+    }
+
+
+def _parse_mailjet(content_type: str, body: bytes, fill: bool = True) -> list[Message]:
+    """One copy per recipient of each message: the Globals under the message's own
+    properties (Headers and Variables merged, the message's first). With
+    TemplateLanguage on, {{var:name}} in the subject and both parts is the copy's
+    variable (or the default it names, else ""); off, it stays as written. A
+    message whose Headers set one Mailjet keeps for itself is refused; a copy
+    without List-Unsubscribe gets Mailjet's own. Its EventPayload is kept as metadata."""
+    data = json.loads(body)
+    messages = data["Messages"]
+    if not 0 < len(messages) <= MAILJET_MESSAGES:
+        text = f"Messages: between 1 and {MAILJET_MESSAGES} messages a call, not {len(messages)}"
+        raise Refused(400, _mailjet_refusal("mj-0008", text, "Messages"))
+    common = data.get("Globals", {})
+    copies = []
+    for item in messages:
+        own = {**common, **item}
+        headers = {**common.get("Headers", {}), **item.get("Headers", {})}
+        variables = {**common.get("Variables", {}), **item.get("Variables", {})}
+        for to in own.get("To", []) + own.get("Cc", []) + own.get("Bcc", []):
+            message_id = str(next(_MAILJET_IDS))
+            if not fill:
+                copies.append(Message(to["Email"].lower(), "", "", "", {}, message_id))
+                continue
+            copies.append(_mailjet_copy(to["Email"].lower(), own, headers, variables, message_id))
+    return copies
+
+
+def _mailjet_copy(to: str, own: dict, headers: dict, variables: dict, message_id: str) -> Message:
+    def sub(text: str) -> str:
+        if not own.get("TemplateLanguage"):
+            return text
+        return MAILJET_VARIABLE.sub(
+            lambda m: str(variables.get(m.group(1), (m.group(2) or "").strip('"'))), text
+        )
+
+    kept = [name for name in headers if name.lower() in MAILJET_OWN_HEADERS]
+    refusal = ""
+    if kept:
+        refusal = (
+            'Header cannot be customized using the "Headers" collection. '
+            f"Please use the dedicated property to set this header. ({kept[0]})"
+        )
+    headers = dict(headers)
+    if not any(name.lower() == "list-unsubscribe" for name in headers):
+        headers["List-Unsubscribe"] = f"<{MAILJET_UNSUBSCRIBE.format(message_id)}>"
+    payload = own.get("EventPayload", "")
+    return Message(
+        to=to,
+        subject=sub(own.get("Subject", "")),
+        html=sub(own.get("HTMLPart", "")),
+        text=sub(own.get("TextPart", "")),
+        headers=headers,
+        message_id=message_id,
+        options={
+            k: str(own[k]) for k in ("TrackClicks", "TrackOpens", "CustomCampaign") if k in own
+        },
+        metadata=json.loads(payload) if payload.startswith("{") else {},
+        refusal=refusal,
+    )
+
+
+def _mailjet_reply(path: str, messages: list[Message], refused) -> tuple[int, dict]:
+    """Each message's status, its recipient's MessageID and MessageUUID; 400 when
+    any message was refused (the others are sent all the same)."""
+    answers = [
+        {
+            "Status": "success",
+            "CustomID": "",
+            "To": [
+                {
+                    "Email": m.to,
+                    "MessageUUID": str(uuid.uuid4()),
+                    "MessageID": int(m.message_id),
+                    "MessageHref": f"https://api.mailjet.example/v3/REST/message/{m.message_id}",
+                }
+            ],
+            "Cc": [],
+            "Bcc": [],
+        }
+        for m in messages
+    ]
+    for m in refused:
+        error = (
+            _mailjet_refusal("send-0011", m.refusal, "Headers")
+            if m.refusal
+            else _mailjet_refusal(
+                "mj-0013", f'"{m.to}" is an invalid email address.', "To[0].Email"
+            )
+        )
+        answers.append({"Status": "error", "Errors": [error]})
+    return (400 if refused else 200), {"Messages": answers}
+
+
+# -- SparkPost: transmissions --------------------------------------------------------
+
+# {{{name}}} as it is, {{name}} HTML-escaped in the HTML part.
+SPARKPOST_SUBSTITUTION = re.compile(
+    r"\{\{\{\s*([A-Za-z_]\w*)\s*\}\}\}|\{\{\s*([A-Za-z_]\w*)\s*\}\}"
+)
+SPARKPOST_ESCAPE = str.maketrans(
+    {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#x27;", "/": "&#x2F;"}
+)
+# SparkPost's transmission ids: one per call, a 17-digit number.
+_SPARKPOST_IDS = itertools.count(10**16 + random.randrange(10**15))
+
+
+def _sparkpost_error(status: int, text: str) -> dict:
+    return {"errors": [{"message": text}]}
+
+
+def _parse_sparkpost(content_type: str, body: bytes, fill: bool = True) -> list[Message]:
+    """One copy per recipient, filled from the transmission's metadata and
+    substitution_data under the recipient's own (substitution_data over metadata)
+    in the subject, the headers, the text and the HTML, where {{name}} is
+    HTML-escaped (as a mail client reads an href, the same link). Metadata
+    (the recipient's over the transmission's) is kept; the copy's id is the
+    transmission's."""
+    data = json.loads(body)
+    transmission_id = str(next(_SPARKPOST_IDS))
+    recipients = data["recipients"]
+    if not isinstance(recipients, list):  # a stored recipient list: not here
+        raise ValueError("recipients: a list of recipients")
+    if not fill:
+        return [Message(_sparkpost_to(r), "", "", "", {}, transmission_id) for r in recipients]
+    content = data["content"]
+    common = {**data.get("metadata", {}), **data.get("substitution_data", {})}
+    copies = []
+    for recipient in recipients:
+        own = {**common, **recipient.get("metadata", {}), **recipient.get("substitution_data", {})}
+        headers = content.get("headers", {})
+        copies.append(
+            Message(
+                to=_sparkpost_to(recipient),
+                subject=_sparkpost_fill(content.get("subject", ""), own),
+                html=_sparkpost_fill(content.get("html", ""), own, html=True),
+                text=_sparkpost_fill(content.get("text", ""), own),
+                headers={name: _sparkpost_fill(value, own) for name, value in headers.items()},
+                message_id=transmission_id,
+                options={
+                    **{k: str(v) for k, v in data.get("options", {}).items()},
+                    "campaign_id": data.get("campaign_id", ""),
+                },
+                metadata={**data.get("metadata", {}), **recipient.get("metadata", {})},
+            )
+        )
+    return copies
+
+
+def _sparkpost_fill(text: str, own: dict, *, html: bool = False) -> str:
+    def filled(m: re.Match) -> str:
+        found = own.get(m.group(1) or m.group(2))
+        found = "" if found is None else str(found)
+        return found.translate(SPARKPOST_ESCAPE) if html and m.group(2) else found
+
+    return SPARKPOST_SUBSTITUTION.sub(filled, text or "")
+
+
+def _sparkpost_to(recipient: dict) -> str:
+    address = recipient["address"]
+    return (address["email"] if isinstance(address, dict) else address).lower()
+
+
+def _sparkpost_reply(path: str, messages: list[Message], refused) -> tuple[int, dict]:
+    """The transmission's id and its counts of recipients taken and refused, which
+    it does not name (its rcpt_to_errors describe each refusal); 400 when it
+    refuses every recipient."""
+    if not messages:
+        return 400, {
+            "errors": [{"message": "At least one valid recipient is required", "code": "5002"}]
+        }
+    results = {
+        "total_rejected_recipients": len(refused),
+        "total_accepted_recipients": len(messages),
+        "id": messages[0].message_id,
+    }
+    if not refused:
+        return 200, {"results": results}
+    results["rcpt_to_errors"] = [
+        {
+            "message": "invalid data format/type",
+            "description": f"invalid recipient address.email: {m.to}",
+            "code": "1300",
+        }
+        for m in refused
+    ]
+    error = {"message": "transmission created, but with validation errors", "code": "2000"}
+    return 200, {"errors": [error], "results": results}
+
+
+def _plain_error(status: int, text: str) -> dict:
+    return {"message": text}
 
 
 class API(NamedTuple):
@@ -525,6 +795,8 @@ class API(NamedTuple):
     answer: Callable[..., tuple]  # (path, taken, refused): status, body[, headers]
     # (path, address): the whole call's refusal; None: refused per recipient.
     refuse: Callable[[str, str], tuple[int, dict]] | None
+    # (status, text): the body of a 429 or 5xx.
+    error: Callable[[int, str], object] = _plain_error
 
 
 APIS = (
@@ -559,6 +831,29 @@ APIS = (
         _parse_unisender_go,
         _unisender_go_reply,
         None,
+    ),
+    API(
+        lambda path: path == "/mailjet/v3.1/send",
+        lambda headers: headers.get("Authorization") == _basic(MAILJET_API_KEY, MAILJET_SECRET_KEY),
+        {
+            "ErrorIdentifier": "a2b4c6d8-0000-4000-8000-000000000401",
+            "ErrorCode": "mj-0015",
+            "StatusCode": 401,
+            "ErrorMessage": "API key authentication/authorization failure.",
+        },
+        _parse_mailjet,
+        _mailjet_reply,
+        None,
+        _mailjet_error,
+    ),
+    API(
+        lambda path: path == "/sparkpost/api/v1/transmissions/",
+        lambda headers: headers.get("Authorization") == SPARKPOST_KEY,
+        {"errors": [{"message": "Unauthorized."}]},
+        _parse_sparkpost,
+        _sparkpost_reply,
+        None,
+        _sparkpost_error,
     ),
 )
 
