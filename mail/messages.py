@@ -56,12 +56,14 @@ def build_message(
         from_email=from_email,
         to=to,
         reply_to=[reply_to] if reply_to else None,
-        headers={
-            **sender_headers(
-                kind, from_email, newsletter_slug=newsletter_slug, campaign=campaign or kind
-            ),
-            **(headers or {}),
-        },
+        headers=taken_by_esp(
+            {
+                **sender_headers(
+                    kind, from_email, newsletter_slug=newsletter_slug, campaign=campaign or kind
+                ),
+                **(headers or {}),
+            }
+        ),
         tags=[kind],
         metadata={"type": kind, "newsletter": newsletter_slug, **(metadata or {})},
         **click_tracking_off(),
@@ -89,6 +91,18 @@ def click_tracking_off() -> dict:
     if esp_name(settings.EMAIL_BACKEND) in CLICK_TRACKING_IN_ACCOUNT:
         return {}
     return {"track_clicks": False}
+
+
+# Headers an ESP sets itself and refuses to take from a message: Mailjet answers
+# send-0011 for a message whose Headers name List-Id or Message-ID, and sends
+# nothing (anymail reports that recipient "failed" and raises no error).
+HEADERS_THE_ESP_SETS = {"Mailjet": frozenset({"list-id", "message-id"})}
+
+
+def taken_by_esp(headers: dict[str, str]) -> dict[str, str]:
+    """The headers, less those the configured ESP refuses from a message."""
+    refused = HEADERS_THE_ESP_SETS.get(esp_name(settings.EMAIL_BACKEND), frozenset())
+    return {name: value for name, value in headers.items() if name.lower() not in refused}
 
 
 def newsletter_message(newsletter, **fields) -> AnymailMessage:

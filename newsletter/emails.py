@@ -138,7 +138,7 @@ def batch_message(
     )
     # The ESP gives each copy its own Message-ID: one shared id would make
     # inboxes drop the copies after the first as duplicates.
-    del message.extra_headers["Message-ID"]
+    message.extra_headers.pop("Message-ID", None)
     message.merge_data = {
         to: {name: values.get(name, "") for name in PLACEHOLDERS} for to, values in readers.items()
     }

@@ -68,6 +68,20 @@ def test_the_esp_is_told_no_click_tracking_and_gets_its_tag_and_metadata(mailgun
     assert sent.headers["Message-Id"].endswith("@example.com>")
 
 
+def test_mailjet_takes_each_email_without_the_headers_it_sets_itself(send_through):
+    # Mailjet refuses a message whose headers name its Message-ID or List-Id
+    # (send-0011), and anymail raises nothing: the email would never leave.
+    mailjet = send_through("mailjet")
+    subscription = make_subscription(make_newsletter(), status="pending")
+    subscriber_emails.send_confirm(subscription)
+    subscription.status = "confirmed"
+    subscriber_emails.send_welcome(subscription)
+    confirm, welcome = mailjet.messages
+    assert confirm.headers["Auto-Submitted"] == "auto-generated"
+    assert welcome.headers["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert not {"Message-ID", "List-Id"} & (set(confirm.headers) | set(welcome.headers))
+
+
 # Every anymail backend, with the settings it needs to start (nothing is sent).
 ANYMAIL_BACKENDS = {
     "amazon_ses": {},
