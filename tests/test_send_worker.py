@@ -102,7 +102,7 @@ def test_two_concurrent_triggers_send_the_issue_once(celery_worker, fake_esp):
     assert Delivery.objects.filter(issue=issue).count() == 500
 
 
-@pytest.mark.parametrize("esp", ["mailgun", "sendgrid", "unisender_go"])
+@pytest.mark.parametrize("esp", ["mailgun", "sendgrid", "unisender_go", "mailjet", "sparkpost"])
 def test_it_completes_through_5xx_and_429_answers_without_duplicates(celery_worker, fake_esp, esp):
     newsletter = make_newsletter(batch_size=50)
     issue = make_issue(newsletter)
