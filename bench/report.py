@@ -177,6 +177,24 @@ def cpu_snapshot() -> dict[int, tuple[str, float]]:
     return snapshot
 
 
+def postgres_activity(cursor, table: str) -> dict[str, int]:
+    """What PostgreSQL has done so far, to diff around a run: WAL written (the whole
+    server's), checkpoints, and one table's updates (HOT: no index written) and its
+    autovacuum and autoanalyze runs. The table figures lag by up to a second."""
+    cursor.execute(
+        "SELECT pg_current_wal_lsn() - '0/0', checkpoints_timed + checkpoints_req,"
+        " n_tup_upd, n_tup_hot_upd, autovacuum_count, autoanalyze_count"
+        " FROM pg_stat_bgwriter, pg_stat_user_tables WHERE relname = %s",
+        [table],
+    )
+    names = ("wal_bytes", "checkpoints", "updates", "hot_updates", "autovacuums", "autoanalyzes")
+    return dict(zip(names, map(int, cursor.fetchone()), strict=True))
+
+
+def postgres_used(before: dict, after: dict) -> dict[str, int]:
+    return {name: after[name] - before[name] for name in after}
+
+
 def cpu_used(before: dict, after: dict, groups: dict[str, set[int]]) -> dict[str, float]:
     """CPU seconds between two snapshots: by the named groups of pids, then by command
     name (postgres, redis-server, ...); "other" is everything else on the machine."""

@@ -344,6 +344,7 @@ def run_ours(
 ) -> dict:
     """A real send through `nodes` worker nodes of `concurrency` processes each."""
     from django.conf import settings
+    from django.db import connection
     from django.db.models import Count
 
     from newsletter import sending
@@ -365,6 +366,9 @@ def run_ours(
         preflight.blockers(issue)
         esp("/_reset", post=True)
         load = report.load_average()
+        table = Delivery._meta.db_table
+        with connection.cursor() as cursor:
+            postgres = report.postgres_activity(cursor, table)
         cpu = report.cpu_snapshot()
         t0 = time.monotonic()
         sending.issue_send_now(issue=issue)
@@ -395,6 +399,9 @@ def run_ours(
             }
         groups |= {"fake ESP": {esp_pid}, "bench": {os.getpid()}}
         cpu = report.cpu_used(cpu, report.cpu_snapshot(), groups)
+        time.sleep(1)  # the table's statistics, flushed at most a second late
+        with connection.cursor() as cursor:
+            postgres = report.postgres_used(postgres, report.postgres_activity(cursor, table))
         if nodes > 1:  # the nodes together, as "worker" is for one
             cpu["worker"] = round(sum(cpu.get(f"node {n}", 0) for n in range(1, nodes + 1)), 1)
     finally:
@@ -416,6 +423,7 @@ def run_ours(
         issue_status=issue.status,
         worker_peak_rss=peaks[0].as_dict(),
         cpu_seconds=cpu,
+        postgres=postgres,
         processes=concurrency * nodes,
         nodes=nodes,
     )
@@ -780,10 +788,20 @@ def print_report(results: dict) -> None:
         ("delivery rows", str(ours["delivery_states"])),
         ("CPU seconds", f"{ours['cpu_seconds']} ('other': everyone else on the machine)"),
         (
-            "worker CPU",
-            f"{ours['cpu_seconds'].get('worker', 0) * 1e6 / ours['recipients']:.0f} µs/reader",
+            "CPU per reader",
+            f"worker {per_reader(ours, 'worker')} µs, PostgreSQL {per_reader(ours, 'postgres')} µs",
         ),
     ]
+    if ours.get("postgres"):
+        pg = ours["postgres"]
+        rows.append(
+            (
+                "PostgreSQL during the send",
+                f"WAL {pg['wal_bytes'] / 2**20:,.0f} MiB, {pg['checkpoints']} checkpoints; "
+                f"deliveries: {pg['updates']:,} updates ({pg['hot_updates']:,} HOT), "
+                f"{pg['autovacuums']} autovacuums, {pg['autoanalyzes']} autoanalyzes",
+            )
+        )
     if floor:
         rows += [
             (
@@ -824,6 +842,10 @@ def print_report(results: dict) -> None:
     rows.append(report.machine_row(results["machine"]))
     print()
     print(report.table("Send throughput", rows))
+
+
+def per_reader(run: dict, part: str) -> str:
+    return f"{run['cpu_seconds'].get(part, 0) * 1e6 / run['recipients']:.0f}"
 
 
 def rounds_row(rounds: list[dict], top: str, bottom: str, ratio: str, label: str) -> list[tuple]:

@@ -197,6 +197,8 @@ def start_due_issues(*, now: datetime | None = None) -> list[Issue]:
 
 def finish_if_done(*, issue_id: int) -> bool:
     """Mark the issue sent once it is fully planned and no row is planned or sending."""
+    if any(unsettled_batch(issue_id, state) is not None for state in UNSETTLED):
+        return False  # the usual answer, every batch task but the last
     source, target = Issue.ACTIONS["finish"]
     unsettled = Delivery.objects.filter(issue_id=OuterRef("pk"), state__in=UNSETTLED)
     now = timezone.now()
@@ -211,6 +213,16 @@ def finish_if_done(*, issue_id: int) -> bool:
         events.emit(events.ISSUE_SENT, _announced(issue))
         draft_next_issue(issue=issue)
     return bool(done)
+
+
+def unsettled_batch(issue_id: int, state: str) -> int | None:
+    """The highest batch with a row in `state`, if any. Looked for from the top down:
+    the rows a send has settled leave their old index entries behind at the low
+    batches until vacuum, and a look that starts there walks past all of them. It
+    did in every batch task, one tenth of a second each by the end of a million
+    readers; from the top, the rows still to send (or in flight) come first."""
+    rows = Delivery.objects.filter(issue_id=issue_id, state=state).order_by("-batch")
+    return rows.values_list("batch", flat=True).first()
 
 
 def _announced(issue: Issue) -> dict:
