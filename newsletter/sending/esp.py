@@ -72,6 +72,32 @@ def batch_api(backend) -> BatchAPI | None:
     return BATCH_APIS.get(getattr(backend, "esp_name", ""))
 
 
+def build_ahead(backend, message) -> None:
+    """Build the request anymail will post for `message` now, while the call before
+    it is out, so that its send only posts: a 1,000-reader call takes anymail 70 ms
+    to build and encode, a fourteenth of a call answered in a second."""
+    payload = backend.build_message_payload(message, backend.send_defaults)
+    params = payload.get_request_params(backend.api_url)
+    timeout = params.pop("timeout", None)
+    request = requests.Request(**params).prepare()  # the body encoded, auth in its headers
+    ahead = {"method": request.method, "url": request.url, "data": request.body}
+    ahead |= {"headers": dict(request.headers)} | ({"timeout": timeout} if timeout else {})
+    payload.get_request_params = lambda api_url: dict(ahead)
+    message.payload_ahead = payload
+
+
+def posts_built_ahead(backend):
+    """`backend`, posting the request of a message built ahead (build_ahead) as built."""
+    build = backend.build_message_payload
+
+    def build_message_payload(message, defaults):
+        payload = message.__dict__.pop("payload_ahead", None)
+        return build(message, defaults) if payload is None else payload
+
+    backend.build_message_payload = build_message_payload
+    return backend
+
+
 # Readers per batch task when each gets their own request: many rounds of the
 # requests a worker process keeps in flight, as each task ends by waiting for its
 # last answers with slots idle, and still tasks enough for every process. At 100

@@ -31,7 +31,16 @@ from newsletter import emails
 from newsletter.models import Delivery, Issue
 from newsletter.rendering import RenderedIssue, render_issue
 from newsletter.sending import send_rate
-from newsletter.sending.esp import BatchAPI, Outcome, TryLater, backoff, batch_api, classify
+from newsletter.sending.esp import (
+    BatchAPI,
+    Outcome,
+    TryLater,
+    backoff,
+    batch_api,
+    build_ahead,
+    classify,
+    posts_built_ahead,
+)
 from newsletter.sending.in_flight import InFlight
 from newsletter.sending.lifecycle import finish_if_done, skip_planned
 from subscribers.models import Subscriber, Subscription
@@ -118,6 +127,7 @@ class Handover:
     later: TryLater | None = None
     # A batch API: one call's readers per request (else one reader each).
     together: bool = False
+    builder: object = None
 
     def still_planned(self):
         return Delivery.objects.filter(
@@ -175,7 +185,8 @@ class Handover:
 
     def run(self, rows: list[tuple[int, int]]) -> None:
         """rows: the batch's planned (delivery id, subscriber id), in subscriber order."""
-        api = batch_api(get_connection())
+        self.builder = get_connection()  # builds a batch API's requests ahead
+        api = batch_api(self.builder)
         self.together = api is not None
         size = api.max_recipients if api else EACH_CHUNK
         # A batch API: one call at a time, the next one built while it is out.
@@ -212,7 +223,7 @@ class Handover:
         """A new connection to the ESP, open: one per thread of requests in flight."""
         connection = get_connection()
         self.connect(connection)
-        return connection
+        return posts_built_ahead(connection) if self.together else connection
 
     def connect(self, connection) -> None:
         """Connect (SMTP connects here); a failure means nothing left, so try later."""
@@ -275,6 +286,7 @@ class Handover:
         if not readers:
             return
         message, by_email = self.batch_message(api, readers)
+        build_ahead(self.builder, message)
         self.land(flights, until=0)
         if self.later:
             return  # these rows stay planned, due when the ESP said
@@ -284,6 +296,7 @@ class Handover:
             if not readers:
                 return
             message, by_email = self.batch_message(api, readers)
+            build_ahead(self.builder, message)
         self.handed.update(readers)
         flights.submit(by_email, message)
 
