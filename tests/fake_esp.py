@@ -249,6 +249,7 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     disable_nagle_algorithm = True
     wbufsize = -1  # buffered: BaseHTTPRequestHandler flushes after each request
+    answer_at = 0.0  # time.monotonic() when the answer to this request is due
 
     def log_message(self, format, *args):  # noqa: A002 - quiet by default
         pass
@@ -263,6 +264,8 @@ class _Handler(BaseHTTPRequestHandler):
     ) -> None:
         """Answer in JSON, in text (a str body, as Mailjet's 429), or with no
         body at all (body None, as SendGrid's 202)."""
+        if api:
+            self._take_time()
         text = isinstance(body, str)
         data = b"" if body is None else (body if text else json.dumps(body)).encode()
         self.send_response(status)
@@ -277,12 +280,19 @@ class _Handler(BaseHTTPRequestHandler):
         if api:  # the answers of the ESP's API, not of /_stats and friends
             self.esp.responses[status] += 1
 
+    def _take_time(self) -> None:
+        """Wait until the answer is due (once: the time is then spent)."""
+        wait = self.answer_at - time.monotonic()
+        if wait > 0:
+            time.sleep(wait)
+        self.answer_at = 0.0
+
     def _too_many(self, api: API) -> None:
         retry_after = {"Retry-After": str(self.esp.faults.retry_after)}
         self._reply(429, api.error(429, "Too many requests"), retry_after)
 
-    def _unavailable(self, api: API) -> None:
-        self._reply(503, api.error(503, "Service temporarily unavailable"))
+    def _unavailable(self, api: API, status: int = 503) -> None:
+        self._reply(status, api.error(status, UNAVAILABLE.get(status, "Service unavailable")))
 
     def do_GET(self):  # noqa: N802
         if self.path == "/_stats":
@@ -301,6 +311,10 @@ class _Handler(BaseHTTPRequestHandler):
             esp.reset()
             return self._reply(200, {"reset": True}, api=False)
         call = esp._note_call()
+        # The answer leaves `latency` seconds after the request came in, the
+        # fake's own parsing included, as a real API's time to answer includes its
+        # work: at 1,000 readers a call, parsing after the wait added 40 ms a call.
+        self.answer_at = time.monotonic() + esp.faults.latency
         try:
             self._answer_api(body, call)
         finally:
@@ -308,8 +322,6 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _answer_api(self, body: bytes, call: int) -> None:
         esp = self.esp
-        if esp.faults.latency:
-            time.sleep(esp.faults.latency)
         api = next((api for api in APIS if api.serves(self.path)), None)
         if api is None:
             return self._reply(404, {"message": f"no such endpoint {self.path}"})
@@ -334,15 +346,21 @@ class _Handler(BaseHTTPRequestHandler):
         if any(m.to in esp.faults.unavailable for m in messages):
             if esp.faults.unavailable_status == 429:
                 return self._too_many(api)
-            return self._unavailable(api)
+            return self._unavailable(api, esp.faults.unavailable_status)
         taken = [m for m in messages if not (m.refusal or m.to in reject)]
         for message in taken:
             message.call = call
+        self._take_time()
         esp._accept(taken)
         if fault == "timeout":
             # Accepted, but the answer comes too late: the sender cannot know.
             time.sleep(esp.faults.stall_seconds)
         self._reply(*api.answer(self.path, taken, refused))
+
+
+# What an ESP says when it takes nothing now: 420 is SparkPost's answer to a call
+# over the account's hourly or daily sending limit.
+UNAVAILABLE = {503: "Service temporarily unavailable", 420: "Exceed Sending Limit (hourly)"}
 
 
 class Refused(Exception):
