@@ -660,6 +660,25 @@ def test_a_transient_error_plans_the_batch_again_for_a_retry(
     assert states(issue) == {"sent": 10}
 
 
+def test_sparkpost_over_its_sending_limit_is_tried_again_later(send_through, newsletter, issue):
+    sparkpost = send_through("sparkpost")
+    readers = make_readers(newsletter, 5)
+    sparkpost.faults.unavailable = frozenset(emails_of(readers))
+    sparkpost.faults.unavailable_status = 420  # "Exceed Sending Limit": nothing taken
+    start(issue)
+    sending.plan_deliveries(issue_id=issue.pk)
+
+    with pytest.raises(sending.TryLater):
+        sending.send_batch(issue_id=issue.pk, batch=1)
+    assert states(issue) == {"planned": 5}
+    assert sparkpost.recipients() == set()
+
+    sparkpost.faults.unavailable = frozenset()
+    sending.send_batch(issue_id=issue.pk, batch=1, attempt=1)
+    assert sparkpost.recipients() == emails_of(readers)
+    assert states(issue) == {"sent": 5}
+
+
 def test_backoff_grows_and_never_undercuts_retry_after():
     assert 1 <= sending.backoff(0) <= 1.5
     assert 8 <= sending.backoff(3) <= 12

@@ -128,6 +128,11 @@ class Verdict(NamedTuple):
     retry_after: float | None  # the ESP's Retry-After, seconds
 
 
+# Answers that mean "nothing taken, come back later": 429, and SparkPost's 420
+# for a call over the account's hourly or daily sending limit.
+SLOW_DOWN = frozenset({420, 429})
+
+
 def classify(exc: Exception) -> Verdict:
     """What a failed hand-over means, with the reason to record."""
     response = getattr(exc, "response", None)
@@ -136,7 +141,7 @@ def classify(exc: Exception) -> Verdict:
     if isinstance(exc, AnymailRecipientsRefused):  # the ESP refused every address
         return Verdict(Outcome.FAILED, reason or str(exc).splitlines()[0], None)
     if status is not None:
-        if status == 429 or status >= 500:
+        if status in SLOW_DOWN or status >= 500:
             return Verdict(Outcome.RETRY, reason, retry_after(exc))
         return Verdict(Outcome.FAILED, reason, None)
     if isinstance(exc, requests.RequestException) and never_sent(exc):
