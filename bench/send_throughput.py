@@ -116,13 +116,13 @@ def configure(args) -> None:
 # -- Data -------------------------------------------------------------------------------
 
 
-def make_issue(batch_size: int):
+def make_issue(batch_size: int | None):
+    """The demo's issue; batch_size None: the newsletter's default."""
     from newsletter.management.commands.seed_demo import ISSUE_1, NEWSLETTER, SIBLING, seed_issue
     from newsletter.models import Newsletter
 
-    newsletter = Newsletter.objects.create(
-        **NEWSLETTER | {"batch_size": batch_size, "send_rate": SEND_RATE}
-    )
+    size = {"batch_size": batch_size} if batch_size else {}
+    newsletter = Newsletter.objects.create(**NEWSLETTER | size | {"send_rate": SEND_RATE})
     newsletter.siblings.add(Newsletter.objects.create(**SIBLING))
     return seed_issue(newsletter, ISSUE_1)
 
@@ -932,7 +932,9 @@ def main() -> None:
     )
     parser.add_argument("--latency", type=float, default=0.0, help="the fake ESP's answer delay, s")
     parser.add_argument("--concurrency", type=int, default=2, help="worker processes")
-    parser.add_argument("--batch-size", type=int, default=1000)
+    parser.add_argument(
+        "--batch-size", type=int, help="readers per batch task (default: the newsletter's)"
+    )
     parser.add_argument("--floor-processes", type=int, default=2)
     parser.add_argument("--peer-subscribers", type=int, default=5000, help="0: no peer")
     parser.add_argument("--no-floor", action="store_true")
@@ -997,7 +999,12 @@ def main() -> None:
                     floor = run_floor_each(issue, count, args.floor_processes, args.esp, fake.pid)
                 else:
                     floor = run_floor(
-                        issue, count, args.batch_size, args.floor_processes, fake.pid, args.esp
+                        issue,
+                        count,
+                        issue.newsletter.batch_size,
+                        args.floor_processes,
+                        fake.pid,
+                        args.esp,
                     )
                 rounds[-1] |= {"floor": floor, "ours_over_floor": ratio(ours, floor)}
         # The round with the median ratio (or rate) stands for the run: this

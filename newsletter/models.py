@@ -98,8 +98,16 @@ class Newsletter(models.Model):
         default=3, help_text="Remind editors this many days before a send whose draft is empty."
     )
 
+    # Several calls a task on a batch API, so that each call is built while the one
+    # before is out: at a second an answer, 1,758 emails/s in tasks of 5,000 against
+    # 1,578 in tasks of one call (bench/send_throughput.py --latency 1).
     batch_size = models.PositiveIntegerField(
-        default=1000, validators=[MinValueValidator(1), MaxValueValidator(10000)]
+        default=5000,
+        validators=[MinValueValidator(1), MaxValueValidator(10000)],
+        help_text="Readers per batch task. Through a batch API (Mailgun, SendGrid, …) a "
+        "task makes one call per 1,000 readers (or the ESP's limit), each built while "
+        "the one before is out; when each reader gets their own request, a task holds "
+        "at most 250.",
     )
     send_rate = models.PositiveIntegerField(
         default=500,
