@@ -79,11 +79,24 @@ def build_ahead(backend, message) -> None:
     payload = backend.build_message_payload(message, backend.send_defaults)
     params = payload.get_request_params(backend.api_url)
     timeout = params.pop("timeout", None)
+    if isinstance(form := params.get("data"), dict):
+        # A form (Mailgun's) goes as multipart/form-data, whose parts requests
+        # writes as they are, where its urlencoding quotes each character in
+        # Python: 5 ms against 30 ms for a 1,000-reader call, a sixth of the body.
+        parts = [(name, (None, value)) for name, value in form_fields(form)]
+        params |= {"data": None, "files": parts + list(params.get("files") or [])}
     request = requests.Request(**params).prepare()  # the body encoded, auth in its headers
     ahead = {"method": request.method, "url": request.url, "data": request.body}
     ahead |= {"headers": dict(request.headers)} | ({"timeout": timeout} if timeout else {})
     payload.get_request_params = lambda api_url: dict(ahead)
     message.payload_ahead = payload
+
+
+def form_fields(form: dict):
+    """(name, value) for each value of a form given as {name: value or [values]}."""
+    for name, values in form.items():
+        for value in values if isinstance(values, list | tuple) else [values]:
+            yield name, value
 
 
 def posts_built_ahead(backend):
