@@ -248,6 +248,7 @@ class _Handler(BaseHTTPRequestHandler):
     disable_nagle_algorithm = True
     wbufsize = -1  # buffered: BaseHTTPRequestHandler flushes after each request
     answer_at = 0.0  # time.monotonic() when the answer to this request is due
+    counted = False  # this request is counted in the ESP's in_flight
 
     def log_message(self, format, *args):  # noqa: A002 - quiet by default
         pass
@@ -264,6 +265,7 @@ class _Handler(BaseHTTPRequestHandler):
         body at all (body None, as SendGrid's 202)."""
         if api:
             self._take_time()
+            self._answered()  # before the answer leaves: its sender may look at once
         text = isinstance(body, str)
         data = b"" if body is None else (body if text else json.dumps(body)).encode()
         self.send_response(status)
@@ -277,6 +279,12 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.flush()
         if api:  # the answers of the ESP's API, not of /_stats and friends
             self.esp.responses[status] += 1
+
+    def _answered(self) -> None:
+        """This request is no longer in flight (once)."""
+        if self.counted:
+            self.counted = False
+            self.esp._note_answered()
 
     def _take_time(self) -> None:
         """Wait until the answer is due (once: the time is then spent)."""
@@ -309,6 +317,7 @@ class _Handler(BaseHTTPRequestHandler):
             esp.reset()
             return self._reply(200, {"reset": True}, api=False)
         call = esp._note_call()
+        self.counted = True
         # The answer leaves `latency` seconds after the request came in, the
         # fake's own parsing included, as a real API's time to answer includes its
         # work: at 1,000 readers a call, parsing after the wait added 40 ms a call.
@@ -316,7 +325,7 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             self._answer_api(body, call)
         finally:
-            esp._note_answered()
+            self._answered()
 
     def _answer_api(self, body: bytes, call: int) -> None:
         esp = self.esp
