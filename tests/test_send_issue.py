@@ -1,6 +1,7 @@
 """Sending an issue, function by function, in this process: planning, claiming,
 re-checking subscriptions, both hand-over paths, and what each ESP error means."""
 
+import dataclasses
 import email
 import re
 import signal
@@ -16,8 +17,9 @@ from newsletter import sending
 from newsletter.emails import batch_message
 from newsletter.models import Delivery, Issue
 from newsletter.rendering import render_issue
+from newsletter.sending.esp import batch_size
 from subscribers import subscriptions
-from subscribers.models import Subscription
+from subscribers.models import Subscriber, Subscription
 from tests.builders import make_issue, make_newsletter, make_readers
 from tests.fake_esp import MAILGUN_KEY
 from tests.helpers import (
@@ -658,6 +660,41 @@ def test_a_transient_error_plans_the_batch_again_for_a_retry(
     assert esp_api.recipients() == emails_of(readers)
     assert not esp_api.duplicates()
     assert states(issue) == {"sent": 10}
+
+
+def test_a_call_that_cannot_be_built_fails_alone_and_the_one_still_out_is_recorded(
+    mailgun, newsletter, issue, monkeypatch
+):
+    # A batch API's next call is built while the one before is out: an error in
+    # building it must not abandon that call, its rows left `sending` (ambiguous).
+    mailgun_api = dataclasses.replace(sending.BATCH_APIS["Mailgun"], max_recipients=5)
+    monkeypatch.setitem(sending.BATCH_APIS, "Mailgun", mailgun_api)
+    readers = make_readers(newsletter, 10)
+    broken = readers[7].subscriber
+    Subscriber.objects.filter(pk=broken.pk).update(email="no-at-sign")
+    mailgun.faults.latency = 0.3  # the first call is still out while the second is built
+    start(issue)
+    sending.plan_deliveries(issue_id=issue.pk)
+
+    sending.send_batch(issue_id=issue.pk, batch=1)
+
+    assert states(issue) == {"sent": 5, "failed": 5}
+    assert mailgun.recipients() == emails_of(readers[:5])
+    assert "no-at-sign" in Delivery.objects.get(issue=issue, subscriber=broken).error
+
+
+@pytest.mark.parametrize(
+    ("esp", "send_rate", "readers"),
+    [("mailgun", 500, 5000), ("mailgun", 5, 300), ("mailjet", 500, 500), ("postmark", 500, 250)],
+)
+def test_a_batch_task_is_sized_to_end_within_the_task_time_limit(
+    send_through, esp, send_rate, readers
+):
+    # A task's calls go one after another at the send rate: a low rate, or an ESP
+    # that takes few readers a call (Mailjet: 50), makes smaller tasks.
+    send_through(esp)
+    newsletter = make_newsletter(batch_size=5000, send_rate=send_rate)
+    assert batch_size(newsletter) == readers
 
 
 def test_sparkpost_over_its_sending_limit_is_tried_again_later(send_through, newsletter, issue):
