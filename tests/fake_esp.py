@@ -312,17 +312,20 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_POST(self):  # noqa: N802
         esp = self.esp
-        body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
         if self.path == "/_reset":
+            self.rfile.read(int(self.headers.get("Content-Length", 0)))
             esp.reset()
             return self._reply(200, {"reset": True}, api=False)
+        # In flight from its first line: a sender killed while its body is on the
+        # way still has this request counted until the fake has answered it.
         call = esp._note_call()
         self.counted = True
-        # The answer leaves `latency` seconds after the request came in, the
-        # fake's own parsing included, as a real API's time to answer includes its
-        # work: at 1,000 readers a call, parsing after the wait added 40 ms a call.
-        self.answer_at = time.monotonic() + esp.faults.latency
         try:
+            body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            # The answer leaves `latency` seconds after the request came in, the
+            # fake's own parsing included, as a real API's time to answer includes
+            # its work: at 1,000 readers a call, parsing after the wait added 40 ms.
+            self.answer_at = time.monotonic() + esp.faults.latency
             self._answer_api(body, call)
         finally:
             self._answered()

@@ -202,8 +202,10 @@ def test_a_worker_killed_with_requests_in_flight_leaves_just_those_to_become_amb
     rows = Delivery.objects.filter(issue=issue)
     sent = set(rows.filter(state=State.SENT).values_list("subscriber__email", flat=True))
     held = set(rows.filter(state=State.SENDING).values_list("subscriber__email", flat=True))
-    # `sending`: exactly the readers whose request was out, at most 2 processes × 4.
-    assert held == fake_esp.recipients() - sent
+    # `sending`: the readers whose request was out, at most 2 processes × 4: every
+    # one the ESP took without its answer being recorded, and those whose request
+    # the kill cut off on its way (claimed, so maybe at the ESP: nobody can tell).
+    assert fake_esp.recipients() - sent <= held
     assert 1 <= len(held) <= 8
     assert rows.filter(state=State.PLANNED).count() == 400 - len(sent) - len(held)
 
