@@ -105,6 +105,8 @@ class FakeESP:
     # API requests being answered right now, and the most there were at once.
     in_flight: int = 0
     peak_in_flight: int = 0
+    # When a request last came in or was answered.
+    last_change_at: float = 0.0
 
     def __post_init__(self):
         self._lock = threading.Lock()
@@ -162,10 +164,15 @@ class FakeESP:
             self.calls = self._messages = self._twice = 0
             self.in_flight = self.peak_in_flight = 0
             self.first_call_at = self.last_accept_at = None
+            self.last_change_at = 0.0
 
     # -- queries used by tests ---------------------------------------------
     def recipients(self) -> set[str]:
         return set(self.counts)
+
+    def quiet_for(self) -> float:
+        """Seconds since a request last came in or was answered."""
+        return time.monotonic() - self.last_change_at
 
     def duplicates(self) -> dict[str, int]:
         return {addr: n for addr, n in self.counts.items() if n > 1}
@@ -217,6 +224,7 @@ class FakeESP:
             self.calls += 1
             self.in_flight += 1
             self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
+            self.last_change_at = time.monotonic()
             if self.first_call_at is None:
                 self.first_call_at = time.monotonic()
             return self.calls
@@ -224,6 +232,7 @@ class FakeESP:
     def _note_answered(self) -> None:
         with self._lock:
             self.in_flight -= 1
+            self.last_change_at = time.monotonic()
 
 
 class _Server(ThreadingHTTPServer):

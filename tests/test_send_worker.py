@@ -187,25 +187,29 @@ def test_a_killed_worker_leaves_nobody_mailed_twice_and_unknown_outcomes_ambiguo
 def test_a_worker_killed_with_requests_in_flight_leaves_just_those_to_become_ambiguous(
     celery_worker, fake_esp
 ):
-    newsletter = make_newsletter(batch_size=1000)  # sent one by one: batches of 100
+    newsletter = make_newsletter(batch_size=1000)  # sent one by one: batches of 250
     issue = make_issue(newsletter)
     readers = make_readers(newsletter, 400)
     fake_esp.faults.latency = 1.0
     worker = celery_worker(esp_name="postmark", ESP_CONCURRENCY="4")
 
     sending.issue_send_now(issue=issue)
-    # Both processes at work, each with several requests out, some answers recorded.
-    wait_for(lambda: fake_esp.in_flight >= 6 and fake_esp.calls >= 12, timeout=60)
+    # Both processes at work, each with several requests out, some answers recorded;
+    # killed between answers (each 1 s after its request), when every request a
+    # slot holds has reached the ESP: none is cut off on its way.
+    wait_for(
+        lambda: fake_esp.in_flight >= 6 and fake_esp.calls >= 12 and fake_esp.quiet_for() > 0.3,
+        timeout=60,
+        interval=0.02,
+    )
     worker.kill()
     wait_for(lambda: fake_esp.in_flight == 0, timeout=10)  # the ESP took what was sent
 
     rows = Delivery.objects.filter(issue=issue)
     sent = set(rows.filter(state=State.SENT).values_list("subscriber__email", flat=True))
     held = set(rows.filter(state=State.SENDING).values_list("subscriber__email", flat=True))
-    # `sending`: the readers whose request was out, at most 2 processes × 4: every
-    # one the ESP took without its answer being recorded, and those whose request
-    # the kill cut off on its way (claimed, so maybe at the ESP: nobody can tell).
-    assert fake_esp.recipients() - sent <= held
+    # `sending`: exactly the readers whose request was out, at most 2 processes × 4.
+    assert held == fake_esp.recipients() - sent
     assert 1 <= len(held) <= 8
     assert rows.filter(state=State.PLANNED).count() == 400 - len(sent) - len(held)
 

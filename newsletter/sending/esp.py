@@ -95,9 +95,10 @@ def build_ahead(backend, message) -> None:
         request = requests.Request(**params).prepare()
     except Exception:  # noqa: BLE001 - the send builds it again and says what is wrong
         return
-    ahead = {"method": request.method, "url": request.url, "data": request.body}
-    ahead |= {"headers": dict(request.headers), "auth": auth}
-    ahead |= {"timeout": timeout} if timeout else {}
+    ahead = {"method": request.method, "url": request.url, "data": request.body, "auth": auth}
+    ahead["headers"] = dict(request.headers)
+    if timeout:  # else anymail's post_to_esp gives its own (setdefault)
+        ahead["timeout"] = timeout
     payload.get_request_params = lambda api_url: dict(ahead)
     message.payload_ahead = payload
 

@@ -197,7 +197,7 @@ def start_due_issues(*, now: datetime | None = None) -> list[Issue]:
 
 def finish_if_done(*, issue_id: int) -> bool:
     """Mark the issue sent once it is fully planned and no row is planned or sending."""
-    if any(unsettled_batch(issue_id, state) is not None for state in UNSETTLED):
+    if unsettled_left(issue_id):
         return False  # the usual answer, every batch task but the last
     source, target = Issue.ACTIONS["finish"]
     unsettled = Delivery.objects.filter(issue_id=OuterRef("pk"), state__in=UNSETTLED)
@@ -215,14 +215,18 @@ def finish_if_done(*, issue_id: int) -> bool:
     return bool(done)
 
 
-def unsettled_batch(issue_id: int, state: str) -> int | None:
-    """The highest batch with a row in `state`, if any. Looked for from the top down:
-    the rows a send has settled leave their old index entries behind at the low
-    batches until vacuum, and a look that starts there walks past all of them. It
-    did in every batch task, one tenth of a second each by the end of a million
-    readers; from the top, the rows still to send (or in flight) come first."""
-    rows = Delivery.objects.filter(issue_id=issue_id, state=state).order_by("-batch")
-    return rows.values_list("batch", flat=True).first()
+def unsettled_left(issue_id: int) -> bool:
+    """Whether a row of the issue is still planned or sending. Looked for from the
+    highest batch down, a state at a time: the rows a send has settled leave their
+    old index entries behind at the low batches until vacuum, and a look that
+    starts there walks past all of them. It did in every batch task, a tenth of a
+    second each by the end of a million readers; from the top, the rows still to
+    send (or in flight) come first."""
+    rows = Delivery.objects.filter(issue_id=issue_id).order_by("-batch")
+    return any(
+        rows.filter(state=state).values_list("batch", flat=True).first() is not None
+        for state in UNSETTLED
+    )
 
 
 def _announced(issue: Issue) -> dict:
